@@ -1,0 +1,437 @@
+"""The one request path shared by every operation.
+
+``Transport.request`` builds the URL from an :class:`Operation` (every path parameter encoded as
+one segment), adds the headers, sends the request over the shared aiohttp session, decodes the
+answer with the caller's msgspec decoder, turns error statuses into typed exceptions and applies
+the retry policy. A 401 causes one fresh JWT and one resend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import email.utils
+import logging
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote, urlencode
+
+import aiohttp
+import msgspec
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from ._auth import TokenProvider
+from ._errors import (
+    APIError,
+    ClientClosedError,
+    InvalidResponseError,
+    MagineError,
+    TimeoutError,
+    TransportError,
+    error_for_status,
+    parse_trace_id,
+)
+from ._paths import PathTemplate
+from ._retry import RetryPolicy
+from ._version import __version__
+
+__all__ = ["Operation", "Response", "Timeouts", "Transport", "user_agent"]
+
+T = TypeVar("T")
+
+logger = logging.getLogger("magine_async")
+
+_EXCERPT_BYTES = 200
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
+def user_agent() -> str:
+    python = ".".join(str(part) for part in sys.version_info[:3])
+    return f"magine-async/{__version__} python/{python} aiohttp/{aiohttp.__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One documented API operation: its name, method, path template and retry safety.
+
+    ``retry_safe`` defaults to True for GET, PUT and DELETE; a POST or PATCH is retried after
+    the request may have reached the server only when marked retry-safe explicitly.
+    """
+
+    name: str
+    method: str
+    path: str
+    retry_safe: bool | None = None
+    template: PathTemplate = field(init=False, repr=False, compare=False)
+    safe: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "template", PathTemplate(self.path))
+        safe = self.method in _IDEMPOTENT_METHODS if self.retry_safe is None else self.retry_safe
+        object.__setattr__(self, "safe", safe)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Request timeouts in seconds; None disables one.
+
+    ``connect``: establishing a connection (taking one from the pool included);
+    ``read``: the longest wait for the next bytes of an answer; ``total``: one attempt, end to end.
+    """
+
+    connect: float | None = 10.0
+    read: float | None = 30.0
+    total: float | None = 60.0
+
+    def to_aiohttp(self) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(total=self.total, connect=self.connect, sock_read=self.read)
+
+
+class Response(Generic[T]):
+    """A decoded answer: ``status``, ``data`` and the response ``headers``."""
+
+    __slots__ = ("data", "headers", "status")
+
+    def __init__(self, status: int, data: T, headers: CIMultiDictProxy[str]) -> None:
+        self.status = status
+        self.data = data
+        self.headers = headers
+
+    def __repr__(self) -> str:
+        return f"Response(status={self.status}, data={self.data!r})"
+
+
+class _ErrorBody(msgspec.Struct):
+    errorCode: str | None = None
+    messages: list[str] | str | None = None
+
+
+_error_decoder = msgspec.json.Decoder(_ErrorBody)
+
+
+def _retry_after(value: str | None, now: float) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(when.timestamp() - now, 0.0)
+
+
+def _excerpt(body: bytes) -> str:
+    text = body[:_EXCERPT_BYTES].decode("utf-8", "replace")
+    return text + ("..." if len(body) > _EXCERPT_BYTES else "")
+
+
+class Transport:
+    """Sends requests for one set of credentials over one aiohttp session.
+
+    The session is created lazily inside the running event loop, unless the caller lends one
+    (which the transport then never closes).
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        headers: Mapping[str, str],
+        tokens: TokenProvider | None = None,
+        session: aiohttp.ClientSession | None = None,
+        max_connections: int = 100,
+        timeouts: Timeouts = Timeouts(),
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - immutable
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._headers = dict(headers)
+        self._headers.setdefault("Accept", "application/json")
+        self._headers.setdefault("User-Agent", user_agent())
+        self._tokens = tokens
+        self._session = session
+        self._owns_session = session is None
+        self._max_connections = max_connections
+        self._timeouts = timeouts
+        self._aiohttp_timeout = timeouts.to_aiohttp()
+        self.retry = retry
+        self._wall_clock = wall_clock
+        self._closed = False
+        self._lock = asyncio.Lock()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections,
+            limit_per_host=self._max_connections,
+            ttl_dns_cache=300,
+        )
+        return aiohttp.ClientSession(
+            connector=connector,
+            timeout=self._aiohttp_timeout,
+            raise_for_status=False,
+            auto_decompress=True,
+        )
+
+    def session(self) -> aiohttp.ClientSession:
+        """The aiohttp session, created on first use inside the running loop."""
+        if self._closed:
+            raise ClientClosedError("the client is closed; create a new one")
+        session = self._session
+        if session is None:
+            session = self._session = self._new_session()
+        return session
+
+    async def aclose(self) -> None:
+        """Close the owned session. Requests still in flight end with ClientClosedError."""
+        if self._closed:
+            return
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session:
+            await session.close()
+
+    def url_for(self, path: str, query: Mapping[str, str | int] | None) -> URL:
+        url = self.base_url + path
+        if query:
+            url += "?" + urlencode(query, quote_via=quote)
+        return URL(url, encoded=True)
+
+    async def request(
+        self,
+        op: Operation,
+        params: Sequence[str | int] = (),
+        *,
+        decode: Callable[[bytes], T],
+        query: Mapping[str, str | int] | None = None,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Response[T]:
+        """Send ``op`` and return the decoded answer, or raise a :class:`MagineError`."""
+        if self._closed:
+            raise ClientClosedError("the client is closed; create a new one")
+        path = op.template.render(params)
+        url = self.url_for(path, query)
+        policy = retry or self.retry
+        trace_ids: list[str] = []
+        attempts = [0]
+        started = policy.clock()
+
+        async def attempt() -> Response[T]:
+            attempts[0] += 1
+            return await self._attempt(op, path, url, decode, body, headers, trace_ids, attempts[0])
+
+        try:
+            return await attempt()
+        except (APIError, TransportError) as first:
+            if policy.max_attempts <= 1:
+                raise
+
+            def on_retry(number: int, error: BaseException, wait: float) -> None:
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug(
+                        "%s %s: retrying after %s in %.3f s (attempt %d failed)",
+                        op.method,
+                        path,
+                        type(error).__name__,
+                        wait,
+                        number,
+                    )
+
+            return await policy.run(
+                attempt, retry_safe=op.safe, first_error=first, started=started, on_retry=on_retry
+            )
+
+    async def _attempt(
+        self,
+        op: Operation,
+        path: str,
+        url: URL,
+        decode: Callable[[bytes], T],
+        body: bytes | None,
+        extra_headers: Mapping[str, str] | None,
+        trace_ids: list[str],
+        number: int,
+    ) -> Response[T]:
+        reminted = False
+        while True:
+            headers = dict(self._headers)
+            token: str | None = None
+            if self._tokens is not None:
+                token = self._tokens.cached() or await self._tokens.get()
+                headers["Authorization"] = "Bearer " + token
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+            if extra_headers:
+                headers.update(extra_headers)
+            started = time.perf_counter()
+            try:
+                status, payload, response_headers = await self._send(op, path, url, headers, body)
+            except TransportError as exc:
+                self._log(op, path, type(exc).__name__, number, started, None)
+                raise
+            if status == 401 and token is not None and not reminted and self._tokens is not None:
+                self._log(op, path, status, number, started, None)
+                self._tokens.invalidate(token)
+                reminted = True
+                continue
+            break
+        if 200 <= status < 300:
+            self._log(op, path, status, number, started, None)
+            try:
+                data = decode(payload)
+            except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+                raise InvalidResponseError(
+                    status,
+                    messages=[f"the response body could not be decoded: {exc}"],
+                    trace_ids=trace_ids,
+                    method=op.method,
+                    path=path,
+                    body_excerpt=_excerpt(payload),
+                ) from None
+            return Response(status, data, response_headers)
+        error = self._error(op, path, status, payload, response_headers, trace_ids)
+        self._log(op, path, status, number, started, error.trace_id)
+        raise error
+
+    async def _send(
+        self,
+        op: Operation,
+        path: str,
+        url: URL,
+        headers: dict[str, str],
+        body: bytes | None,
+    ) -> tuple[int, bytes, CIMultiDictProxy[str]]:
+        session = self.session()
+        try:
+            async with session.request(
+                op.method,
+                url,
+                headers=headers,
+                data=body,
+                timeout=self._aiohttp_timeout,
+                allow_redirects=False,
+            ) as response:
+                payload = await response.read()
+                return response.status, payload, response.headers
+        except (aiohttp.ClientError, builtins.TimeoutError, OSError) as exc:
+            raise self._transport_error(op, path, exc) from None
+        except RuntimeError:
+            # aiohttp raises RuntimeError("Session is closed") when aclose() races a request.
+            if self._closed:
+                raise ClientClosedError(
+                    f"{op.method} {path}: the client was closed while the request was in flight"
+                ) from None
+            raise
+
+    def _transport_error(self, op: Operation, path: str, exc: BaseException) -> MagineError:
+        if self._closed:
+            return ClientClosedError(
+                f"{op.method} {path}: the client was closed while the request was in flight"
+            )
+        # Only the exception's type and its own message: aiohttp's reprs include request headers.
+        detail = type(exc).__name__
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            detail += f": cannot connect to {exc.host}:{exc.port} ({exc.strerror or exc.os_error})"
+        elif isinstance(exc, aiohttp.ClientResponseError):
+            detail += f": {exc.status} {exc.message}"
+        elif str(exc):
+            detail += f": {exc}"
+        sent = not isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
+        if isinstance(exc, builtins.TimeoutError):
+            kind = "connect" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "read or total"
+            return TimeoutError(
+                f"{op.method} {path}: {kind} timeout ({detail})",
+                method=op.method,
+                path=path,
+                cause=detail,
+                request_sent=sent,
+            )
+        return TransportError(
+            f"{op.method} {path}: {detail}",
+            method=op.method,
+            path=path,
+            cause=detail,
+            request_sent=sent,
+        )
+
+    def _error(
+        self,
+        op: Operation,
+        path: str,
+        status: int,
+        payload: bytes,
+        headers: CIMultiDictProxy[str],
+        trace_ids: list[str],
+    ) -> APIError:
+        error_code: str | None = None
+        messages: list[str] = []
+        excerpt = ""
+        try:
+            parsed = _error_decoder.decode(payload)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            excerpt = _excerpt(payload)
+        else:
+            error_code = parsed.errorCode
+            if isinstance(parsed.messages, str):
+                messages = [parsed.messages]
+            elif parsed.messages:
+                messages = list(parsed.messages)
+            if error_code is None and not messages:
+                excerpt = _excerpt(payload)
+        trace_id = parse_trace_id(messages) or headers.get("X-Trace-Id")
+        if trace_id:
+            trace_ids.append(trace_id)
+        retry_after = _retry_after(headers.get("Retry-After"), self._wall_clock())
+        return error_for_status(status)(
+            status,
+            error_code=error_code,
+            messages=messages,
+            trace_ids=list(trace_ids),
+            method=op.method,
+            path=path,
+            body_excerpt=excerpt,
+            retry_after=retry_after,
+        )
+
+    @staticmethod
+    def _log(
+        op: Operation,
+        path: str,
+        status: int | str,
+        attempt: int,
+        started: float,
+        trace_id: str | None,
+    ) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %s attempt=%d in %.1f ms%s",
+                op.method,
+                path,
+                status,
+                attempt,
+                (time.perf_counter() - started) * 1000,
+                f" trace_id={trace_id}" if trace_id else "",
+            )
+
+
+def ignore_body(_payload: bytes) -> None:
+    """A decoder for answers whose body carries nothing of use."""
+    return None
+
+
+def any_json(payload: bytes) -> Any:
+    """Decode any JSON body (an empty body gives None)."""
+    return msgspec.json.decode(payload) if payload else None

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import pytest
+
+from magine_async import (
+    APIError,
+    BadRequestError,
+    ConflictError,
+    InvalidResponseError,
+    MagineClient,
+    NotFoundError,
+    RateLimitError,
+    RetryPolicy,
+    ServerError,
+)
+from magine_async._errors import parse_trace_id
+
+from ..support import ScriptedServer, error_reply
+
+HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+
+
+@pytest.fixture
+def no_retry(client: MagineClient) -> MagineClient:
+    client._transport.retry = RetryPolicy.disabled()
+    return client
+
+
+async def test_html_502_from_a_proxy(server: ScriptedServer, no_retry: MagineClient) -> None:
+    server.script((502, HTML_502, {"Content-Type": "text/html"}))
+    with pytest.raises(ServerError) as info:
+        await no_retry.test()
+    assert info.value.status == 502
+    assert info.value.error_code is None
+    assert "502 Bad Gateway" in info.value.body_excerpt
+    assert "502" in str(info.value)
+
+
+async def test_empty_500(server: ScriptedServer, no_retry: MagineClient) -> None:
+    server.script((500, b"", {}))
+    with pytest.raises(ServerError) as info:
+        await no_retry.test()
+    assert info.value.status == 500
+    assert info.value.body_excerpt == ""
+
+
+async def test_truncated_json_with_200(server: ScriptedServer, no_retry: MagineClient) -> None:
+    server.script((200, b'{"viewables": [{"id": "1"', {"Content-Type": "application/json"}))
+    with pytest.raises(InvalidResponseError) as info:
+        await no_retry.test()
+    assert info.value.status == 200
+    assert info.value.body_excerpt.startswith('{"viewables"')
+
+
+async def test_long_body_excerpt_is_bounded(server: ScriptedServer, no_retry: MagineClient) -> None:
+    server.script((503, b"x" * 10_000, {}))
+    with pytest.raises(ServerError) as info:
+        await no_retry.test()
+    assert len(info.value.body_excerpt) <= 210
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [(400, BadRequestError), (404, NotFoundError), (409, ConflictError), (418, APIError)],
+)
+async def test_documented_error_body_is_parsed(
+    server: ScriptedServer, no_retry: MagineClient, status: int, cls: type[APIError]
+) -> None:
+    server.script(error_reply(status, "someCode", "first message", "second message"))
+    with pytest.raises(cls) as info:
+        await no_retry.test()
+    error = info.value
+    assert type(error) is cls
+    assert (error.status, error.error_code) == (status, "someCode")
+    assert error.messages == ["first message", "second message"]
+    assert error.method == "GET" and error.path == "/partner/test"
+    assert "someCode" in str(error) and "first message" in str(error)
+
+
+async def test_rate_limit_carries_retry_after(
+    server: ScriptedServer, no_retry: MagineClient
+) -> None:
+    server.script(error_reply(429, "tooManyRequests", "slow down", **{"Retry-After": "12"}))
+    with pytest.raises(RateLimitError) as info:
+        await no_retry.test()
+    assert info.value.retry_after == 12.0
+
+
+@pytest.mark.parametrize(
+    ("messages", "expected"),
+    [
+        (["Internal error. Trace ID 098765"], "098765"),
+        (["Trace ID: abc-123"], "abc-123"),
+        (["nothing here"], None),
+        (["first", "see trace id: Z9"], "Z9"),
+    ],
+)
+def test_trace_id_parsing(messages: list[str], expected: str | None) -> None:
+    assert parse_trace_id(messages) == expected
