@@ -111,6 +111,7 @@ class MagineClient:
             max_connections=max_connections,
             timeouts=timeouts or Timeouts(),
             retry=retry or RetryPolicy(),
+            secrets=(token,),
         )
 
     def __repr__(self) -> str:

@@ -105,12 +105,51 @@ class Response(Generic[T]):
         return f"Response(status={self.status}, data={self.data!r})"
 
 
+class _DetailItem(msgspec.Struct):
+    msg: str | None = None
+    loc: list[str | int] | None = None
+    # FastAPI also sends "input", which may echo a header value: deliberately not decoded.
+
+
 class _ErrorBody(msgspec.Struct):
+    """The documented ``{"errorCode", "messages"}`` body, or a FastAPI ``{"detail": ...}`` one."""
+
     errorCode: str | None = None
     messages: list[str] | str | None = None
+    detail: str | list[_DetailItem] | None = None
+
+    def message_list(self) -> list[str]:
+        if isinstance(self.messages, str):
+            return [self.messages]
+        if self.messages:
+            return list(self.messages)
+        if isinstance(self.detail, str):
+            return [self.detail]
+        found: list[str] = []
+        for item in self.detail or ():
+            if item.msg is not None:
+                where = ".".join(str(part) for part in item.loc or ())
+                found.append(f"{where}: {item.msg}" if where else item.msg)
+        return found
 
 
 _error_decoder = msgspec.json.Decoder(_ErrorBody)
+_REDACTED = "<redacted>"
+_MIN_PARTIAL = 4
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every secret replaced, including one cut short at the end of an excerpt."""
+    for secret in secrets:
+        if not secret or not text:
+            continue
+        text = text.replace(secret, _REDACTED)
+        body, dots = (text[:-3], "...") if text.endswith("...") else (text, "")
+        for length in range(len(secret) - 1, min(len(secret), _MIN_PARTIAL) - 1, -1):
+            if body.endswith(secret[:length]):
+                text = body[:-length] + _REDACTED + dots
+                break
+    return text
 
 
 def _retry_after(value: str | None, now: float) -> float | None:
@@ -151,6 +190,7 @@ class Transport:
         timeouts: Timeouts = Timeouts(),
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - immutable
         wall_clock: Callable[[], float] = time.time,
+        secrets: Sequence[str] = (),
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._headers = dict(headers)
@@ -164,6 +204,7 @@ class Transport:
         self._aiohttp_timeout = timeouts.to_aiohttp()
         self.retry = retry
         self._wall_clock = wall_clock
+        self._secrets = tuple(secret for secret in secrets if secret)
         self._closed = False
         self._lock = asyncio.Lock()
 
@@ -182,6 +223,9 @@ class Transport:
             timeout=self._aiohttp_timeout,
             raise_for_status=False,
             auto_decompress=True,
+            # An API client keeps no cookies: a jar shared by all tasks would replay one
+            # caller's Set-Cookie on another caller's request.
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     def session(self) -> aiohttp.ClientSession:
@@ -218,8 +262,13 @@ class Transport:
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         retry: RetryPolicy | None = None,
+        secrets: Sequence[str] = (),
     ) -> Response[T]:
-        """Send ``op`` and return the decoded answer, or raise a :class:`MagineError`."""
+        """Send ``op`` and return the decoded answer, or raise a :class:`MagineError`.
+
+        ``secrets`` (with the transport's own) are replaced by ``<redacted>`` wherever an
+        answer's text ends up in an error.
+        """
         if self._closed:
             raise ClientClosedError("the client is closed; create a new one")
         path = op.template.render(params)
@@ -231,7 +280,9 @@ class Transport:
 
         async def attempt() -> Response[T]:
             attempts[0] += 1
-            return await self._attempt(op, path, url, decode, body, headers, trace_ids, attempts[0])
+            return await self._attempt(
+                op, path, url, decode, body, headers, trace_ids, attempts[0], secrets
+            )
 
         try:
             return await attempt()
@@ -264,6 +315,7 @@ class Transport:
         extra_headers: Mapping[str, str] | None,
         trace_ids: list[str],
         number: int,
+        secrets: Sequence[str],
     ) -> Response[T]:
         reminted = False
         while True:
@@ -299,10 +351,10 @@ class Transport:
                     trace_ids=trace_ids,
                     method=op.method,
                     path=path,
-                    body_excerpt=_excerpt(payload),
+                    body_excerpt=self._redact(_excerpt(payload), secrets),
                 ) from None
             return Response(status, data, response_headers)
-        error = self._error(op, path, status, payload, response_headers, trace_ids)
+        error = self._error(op, path, status, payload, response_headers, trace_ids, secrets)
         self._log(op, path, status, number, started, error.trace_id)
         raise error
 
@@ -375,6 +427,7 @@ class Transport:
         payload: bytes,
         headers: CIMultiDictProxy[str],
         trace_ids: list[str],
+        secrets: Sequence[str],
     ) -> APIError:
         error_code: str | None = None
         messages: list[str] = []
@@ -385,12 +438,10 @@ class Transport:
             excerpt = _excerpt(payload)
         else:
             error_code = parsed.errorCode
-            if isinstance(parsed.messages, str):
-                messages = [parsed.messages]
-            elif parsed.messages:
-                messages = list(parsed.messages)
+            messages = [self._redact(message, secrets) for message in parsed.message_list()]
             if error_code is None and not messages:
                 excerpt = _excerpt(payload)
+        excerpt = self._redact(excerpt, secrets)
         trace_id = parse_trace_id(messages) or headers.get("X-Trace-Id")
         if trace_id:
             trace_ids.append(trace_id)
@@ -405,6 +456,9 @@ class Transport:
             body_excerpt=excerpt,
             retry_after=retry_after,
         )
+
+    def _redact(self, text: str, secrets: Sequence[str]) -> str:
+        return redact(redact(text, self._secrets), secrets) if text else text
 
     @staticmethod
     def _log(

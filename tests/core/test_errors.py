@@ -97,3 +97,38 @@ async def test_rate_limit_carries_retry_after(
 )
 def test_trace_id_parsing(messages: list[str], expected: str | None) -> None:
     assert parse_trace_id(messages) == expected
+
+
+async def test_echoed_access_token_is_redacted(
+    server: ScriptedServer, no_retry: MagineClient
+) -> None:
+    from ..support import ACCESS_TOKEN
+
+    server.script(error_reply(400, "badToken", f"token {ACCESS_TOKEN} is not valid"))
+    with pytest.raises(BadRequestError) as info:
+        await no_retry.test()
+    assert info.value.messages == ["token <redacted> is not valid"]
+    server.script((502, f"<html>{ACCESS_TOKEN}</html>", {"Content-Type": "text/html"}))
+    with pytest.raises(ServerError) as info2:
+        await no_retry.test()
+    assert info2.value.body_excerpt == "<html><redacted></html>"
+
+
+async def test_fastapi_detail_body_becomes_messages(
+    server: ScriptedServer, no_retry: MagineClient
+) -> None:
+    server.script(
+        (422, b'{"detail": [{"loc": ["query", "size"], "msg": "too big", "input": "x"}]}', {})
+    )
+    with pytest.raises(APIError) as info:
+        await no_retry.test()
+    assert info.value.messages == ["query.size: too big"]
+
+
+async def test_no_cookie_is_replayed_between_requests(
+    server: ScriptedServer, client: MagineClient
+) -> None:
+    server.script((200, b'"OK"', {"Set-Cookie": "session=abc; Path=/"}))
+    await client.test()
+    await client.test()
+    assert "Cookie" not in server.seen[1].headers
