@@ -18,6 +18,8 @@ from .support import (
     secret_fragments,
 )
 
+pytest_plugins = ["magine_async.sandbox.pytest_plugin"]
+
 _created_errors: list[BaseException] = []
 _original_init = magine_async.MagineError.__init__
 

@@ -1,0 +1,47 @@
+"""An embedded Magine Platform API server for tests, demos and benchmarks.
+
+A real aiohttp server on a loopback socket with in-memory state, the documented
+behaviour of all 41 operations under ``/api/v1``, RS512 JWT authentication, a seeded
+catalogue generator and deterministic fault injection. It does not import the SDK's
+client or models (only :meth:`Sandbox.client` does, lazily)::
+
+    async with Sandbox(viewables=1000, seed=1) as sb:
+        async with sb.client() as client:
+            ...
+        sb.faults.route("viewables.list").error_rate = 0.2
+        assert sb.counters["users.created"] == 1
+
+Command line: ``python -m magine_async.sandbox --port 8080 --viewables 100000``.
+"""
+
+from ._app import API_PREFIX, OPERATIONS, build_app
+from ._auth import Principal, TokenVerifier
+from ._catalogue import Catalogue
+from ._cli import main
+from ._clock import SandboxClock
+from ._counters import Counters
+from ._faults import FAULT_KINDS, FaultConfig, FaultSpec
+from ._generator import CatalogueGenerator
+from ._keys import KeyPair, cached_key_pair
+from ._server import Sandbox
+from ._state import SandboxState
+
+__all__ = [
+    "API_PREFIX",
+    "FAULT_KINDS",
+    "OPERATIONS",
+    "Catalogue",
+    "CatalogueGenerator",
+    "Counters",
+    "FaultConfig",
+    "FaultSpec",
+    "KeyPair",
+    "Principal",
+    "Sandbox",
+    "SandboxClock",
+    "SandboxState",
+    "TokenVerifier",
+    "build_app",
+    "cached_key_pair",
+    "main",
+]

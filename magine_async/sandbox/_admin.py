@@ -1,0 +1,125 @@
+"""Admin routes under /_sandbox (no auth, no faults): faults, counters, clock, catalogue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from . import _validate as v
+from ._context import FAULTS, STATE, VERIFIER
+from ._http import bad_request, json_response, read_object
+
+ADMIN_PREFIX = "/_sandbox"
+
+
+async def info(request: web.Request) -> web.StreamResponse:
+    st = request.app[STATE]
+    verifier = request.app[VERIFIER]
+    return json_response(
+        {
+            "partnerId": st.partner_id,
+            "viewables": len(st.catalogue),
+            "users": len(st.users),
+            "now": st.clock(),
+            "issuers": {
+                iss: {"role": p.role, "resellerId": p.reseller_id}
+                for iss, p in verifier.issuers.items()
+            },
+        }
+    )
+
+
+async def get_faults(request: web.Request) -> web.StreamResponse:
+    return json_response(request.app[FAULTS].to_dict())
+
+
+async def put_faults(request: web.Request) -> web.StreamResponse:
+    faults = request.app[FAULTS]
+    body = await read_object(request)
+    try:
+        faults.load(body)
+    except (TypeError, ValueError) as exc:
+        raise bad_request("invalidFaults", str(exc)) from None
+    return json_response(faults.to_dict())
+
+
+async def patch_faults(request: web.Request) -> web.StreamResponse:
+    """Merge: ``{"default": {...}, "routes": {key: {...}}}`` changes only what it names."""
+    faults = request.app[FAULTS]
+    body = await read_object(request)
+    merged = faults.to_dict()
+    if "seed" in body:
+        merged["seed"] = body["seed"]
+    if isinstance(body.get("default"), dict):
+        merged["default"].update(body["default"])
+    routes = body.get("routes")
+    if isinstance(routes, dict):
+        for key, spec in routes.items():
+            if spec is None:
+                merged["routes"].pop(key, None)
+            elif isinstance(spec, dict):
+                merged["routes"].setdefault(key, {}).update(spec)
+    try:
+        faults.load(merged)
+    except (TypeError, ValueError) as exc:
+        raise bad_request("invalidFaults", str(exc)) from None
+    return json_response(faults.to_dict())
+
+
+async def delete_faults(request: web.Request) -> web.StreamResponse:
+    request.app[FAULTS].clear()
+    return json_response(request.app[FAULTS].to_dict())
+
+
+async def get_counters(request: web.Request) -> web.StreamResponse:
+    return json_response(request.app[STATE].counters.snapshot())
+
+
+async def delete_counters(request: web.Request) -> web.StreamResponse:
+    counters = request.app[STATE].counters
+    counters.reset()
+    return json_response(counters.snapshot())
+
+
+async def touch_viewables(request: web.Request) -> web.StreamResponse:
+    st = request.app[STATE]
+    body = await read_object(request)
+    count = v.integer(body, "count", "", required=True, minimum=0) or 0
+    at = v.number(body, "at", "", required=False)
+    start = v.integer(body, "start", "", required=False, minimum=0) or 0
+    ids = st.touch_viewables(count, at=at, start=start)
+    return json_response({"ids": ids})
+
+
+async def get_clock(request: web.Request) -> web.StreamResponse:
+    clock = request.app[STATE].clock
+    return json_response({"now": clock(), "frozen": clock.frozen})
+
+
+async def advance_clock(request: web.Request) -> web.StreamResponse:
+    st = request.app[STATE]
+    body = await read_object(request)
+    seconds = v.number(body, "seconds", "", required=True) or 0.0
+    if seconds < 0:
+        raise v.fail("seconds", "must be >= 0")
+    st.clock.advance(seconds)
+    st.tick()
+    return json_response({"now": st.clock(), "frozen": st.clock.frozen})
+
+
+def add_admin_routes(app: web.Application) -> None:
+    routes: list[tuple[str, str, Any, str]] = [
+        ("GET", "", info, "info"),
+        ("GET", "/faults", get_faults, "faults.get"),
+        ("PUT", "/faults", put_faults, "faults.put"),
+        ("PATCH", "/faults", patch_faults, "faults.patch"),
+        ("DELETE", "/faults", delete_faults, "faults.delete"),
+        ("GET", "/counters", get_counters, "counters.get"),
+        ("DELETE", "/counters", delete_counters, "counters.delete"),
+        ("POST", "/viewables/touch", touch_viewables, "viewables.touch"),
+        ("GET", "/clock", get_clock, "clock.get"),
+        ("POST", "/clock/advance", advance_clock, "clock.advance"),
+    ]
+    for method, path, handler, name in routes:
+        app.router.add_route(method, ADMIN_PREFIX + path, handler, name=f"_sandbox.{name}")

@@ -1,0 +1,42 @@
+"""pytest plugin: a ``sandbox`` fixture running the platform sandbox per test.
+
+Enable it in your top-level ``conftest.py`` with
+``pytest_plugins = ["magine_async.sandbox.pytest_plugin"]`` (or ``pytest -p
+magine_async.sandbox.pytest_plugin``); it is not registered automatically, so it never
+collides with a ``sandbox`` fixture of your own.
+Options come from the ``sandbox`` marker, passed to :class:`Sandbox`::
+
+    @pytest.mark.sandbox(viewables=500, seed=3)
+    async def test_sync(sandbox):
+        async with sandbox.client() as client:
+            ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from ._server import Sandbox
+
+DEFAULTS: dict[str, Any] = {"viewables": 100, "users": 10, "seed": 0}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sandbox(**options): keyword arguments for the `sandbox` fixture's Sandbox"
+    )
+
+
+@pytest_asyncio.fixture
+async def sandbox(request: pytest.FixtureRequest) -> AsyncIterator[Sandbox]:
+    """A started :class:`Sandbox` (100 viewables, seed 0 unless the marker says otherwise)."""
+    options = dict(DEFAULTS)
+    marker = request.node.get_closest_marker("sandbox")
+    if marker is not None:
+        options.update(marker.kwargs)
+    async with Sandbox(**options) as started:
+        yield started
