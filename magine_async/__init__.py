@@ -21,19 +21,27 @@ from ._errors import (
 from ._retry import RetryPolicy
 from ._transport import Timeouts
 from ._version import __version__
+from .pagination import AsyncPager, Page, PaginationError
+from .resources import Created, EntitlementCreation, OfferOutcome
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "APIError",
+    "AsyncPager",
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
+    "Created",
+    "EntitlementCreation",
     "InvalidResponseError",
     "MagineClient",
     "MagineError",
     "NotFoundError",
+    "OfferOutcome",
+    "Page",
+    "PaginationError",
     "RateLimitError",
     "RetryPolicy",
     "ServerError",

@@ -8,30 +8,25 @@ from types import TracebackType
 from typing import Self
 
 import aiohttp
-import msgspec
 
 from ._auth import PrivateKeySource, TokenProvider
 from ._config import check_base_url, configure_logging_from_env, setting
 from ._errors import ConfigurationError
 from ._paths import check_header_value
 from ._retry import RetryPolicy
-from ._transport import Operation, Timeouts, Transport
+from ._transport import Operation, Timeouts, Transport, text_body
+from .resources.parental_control import ParentalControl
+from .resources.reseller import Reseller
+from .resources.subtitles import Subtitles
+from .resources.transcode import Transcode
+from .resources.users import Users
+from .resources.viewables import Viewables
 
 __all__ = ["DEFAULT_BASE_URL", "MagineClient"]
 
 DEFAULT_BASE_URL = "https://platform-api.magine.com/api/v1"
 
 _PARTNER_TEST = Operation("partner.test", "GET", "/partner/test")
-_text_decoder = msgspec.json.Decoder(str)
-
-
-def _decode_text(payload: bytes) -> str:
-    """``/test`` answers a JSON string; a bare text body (not JSON) is taken as it is."""
-    if not payload:
-        return ""
-    if payload[:1] in (b'"', b"{", b"["):
-        return _text_decoder.decode(payload)
-    return payload.decode("utf-8", "replace")
 
 
 def _private_key_setting(private_key: PrivateKeySource | None) -> PrivateKeySource:
@@ -113,6 +108,18 @@ class MagineClient:
             retry=retry or RetryPolicy(),
             secrets=(token,),
         )
+        self.viewables = Viewables(self._transport)
+        """Viewables: list (paginated), create, get, replace, patch, images."""
+        self.parental_control = ParentalControl(self._transport)
+        """Rating systems."""
+        self.users = Users(self._transport)
+        """Users and their entitlements, tags, segments and play sessions."""
+        self.subtitles = Subtitles(self._transport)
+        """Subtitle requests of a vod."""
+        self.transcode = Transcode(self._transport)
+        """Transcoding jobs."""
+        self.reseller = Reseller(self._transport)
+        """The Reseller API (for a client holding a reseller's key)."""
 
     def __repr__(self) -> str:
         state = "closed" if self._transport.closed else "open"
@@ -157,5 +164,5 @@ class MagineClient:
 
     async def test(self) -> str:
         """``GET /partner/test``: check that the credentials are accepted; returns the answer."""
-        response = await self._transport.request(_PARTNER_TEST, decode=_decode_text)
+        response = await self._transport.request(_PARTNER_TEST, decode=text_body)
         return response.data

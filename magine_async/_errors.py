@@ -91,8 +91,11 @@ class TransportError(MagineError):
     """The request produced no HTTP answer: connection refused or reset, DNS failure, timeout.
 
     ``method`` and ``path`` say which request; ``cause`` is a short description of the underlying
-    error (its type and message only, never its request headers).
+    error (its type and message only, never its request headers); ``attempts`` how many
+    attempts were made.
     """
+
+    attempts: int = 1
 
     def __init__(
         self,
@@ -120,8 +123,11 @@ class APIError(MagineError):
 
     Attributes: ``status``, ``error_code`` (the body's ``errorCode``), ``messages``, ``trace_id``
     (from the last attempt), ``trace_ids`` (one per attempt that carried one), ``method``,
-    ``path`` and ``body_excerpt`` (the first bytes of a body that was not the documented JSON).
+    ``path``, ``body_excerpt`` (the first bytes of a body that was not the documented JSON)
+    and ``attempts`` (how many attempts were made).
     """
+
+    attempts: int = 1
 
     def __init__(
         self,

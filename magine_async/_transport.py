@@ -92,14 +92,18 @@ class Timeouts:
 
 
 class Response(Generic[T]):
-    """A decoded answer: ``status``, ``data`` and the response ``headers``."""
+    """A decoded answer: ``status``, ``data``, the response ``headers`` and the number of
+    ``attempts`` it took."""
 
-    __slots__ = ("data", "headers", "status")
+    __slots__ = ("attempts", "data", "headers", "status")
 
-    def __init__(self, status: int, data: T, headers: CIMultiDictProxy[str]) -> None:
+    def __init__(
+        self, status: int, data: T, headers: CIMultiDictProxy[str], attempts: int = 1
+    ) -> None:
         self.status = status
         self.data = data
         self.headers = headers
+        self.attempts = attempts
 
     def __repr__(self) -> str:
         return f"Response(status={self.status}, data={self.data!r})"
@@ -287,6 +291,7 @@ class Transport:
         try:
             return await attempt()
         except (APIError, TransportError) as first:
+            first.attempts = 1
             if policy.max_attempts <= 1:
                 raise
 
@@ -301,9 +306,17 @@ class Transport:
                         number,
                     )
 
-            return await policy.run(
-                attempt, retry_safe=op.safe, first_error=first, started=started, on_retry=on_retry
-            )
+            try:
+                return await policy.run(
+                    attempt,
+                    retry_safe=op.safe,
+                    first_error=first,
+                    started=started,
+                    on_retry=on_retry,
+                )
+            except (APIError, TransportError) as final:
+                final.attempts = attempts[0]
+                raise
 
     async def _attempt(
         self,
@@ -353,7 +366,7 @@ class Transport:
                     path=path,
                     body_excerpt=self._redact(_excerpt(payload), secrets),
                 ) from None
-            return Response(status, data, response_headers)
+            return Response(status, data, response_headers, number)
         error = self._error(op, path, status, payload, response_headers, trace_ids, secrets)
         self._log(op, path, status, number, started, error.trace_id)
         raise error
@@ -484,6 +497,18 @@ class Transport:
 def ignore_body(_payload: bytes) -> None:
     """A decoder for answers whose body carries nothing of use."""
     return None
+
+
+_text_decoder = msgspec.json.Decoder(str)
+
+
+def text_body(payload: bytes) -> str:
+    """A JSON string answer (``/test``); a bare text body, not JSON, is taken as it is."""
+    if not payload:
+        return ""
+    if payload[:1] in (b'"', b"{", b"["):
+        return _text_decoder.decode(payload)
+    return payload.decode("utf-8", "replace")
 
 
 def any_json(payload: bytes) -> Any:
