@@ -36,6 +36,19 @@ def mint_token(issuer: str, key_file: str) -> str:
     return jwt.encode({"alg": "RS512"}, claims, key, algorithms=["RS512"])
 
 
+SERVER_CORE = 0
+CLIENT_CORE = 1
+
+
+def pin(pid: int, core: int) -> str:
+    """Pin a process to one core where the machine has it; says what was done."""
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    if core not in cores or len(cores) < 2:
+        return "not pinned"
+    os.sched_setaffinity(pid, {core})
+    return f"core {core}"
+
+
 def start_sandbox(
     viewables: int, seed: int, key_dir: str
 ) -> tuple[subprocess.Popen[bytes], dict[str, Any], str]:
@@ -54,6 +67,7 @@ def start_sandbox(
         key_dir,
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    pin(process.pid, SERVER_CORE)
     assert process.stdout is not None
     assert process.stderr is not None
     line = process.stdout.readline()
@@ -137,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
+    client_pinning = pin(0, CLIENT_CORE)
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as key_dir:
         started = time.perf_counter()
         process, info, note = start_sandbox(args.viewables, args.seed, key_dir)
@@ -158,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(avg page {result['avg_page_kb']:.0f} kB, {result['pages']} pages in "
         f"{result['seconds']:.1f}s, concurrency {args.concurrency}, cpus {os.cpu_count()})"
     )
+    print(f"server pinned to core {SERVER_CORE}; client: {client_pinning}")
     return 0
 
 

@@ -71,7 +71,11 @@ def _key_pair(directory: Path, stem: str) -> tuple[KeyPair, Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sandbox with parsed arguments (see :func:`build_parser`) until interrupted."""
     faults = FaultConfig(seed=args.seed)
     if args.faults is not None:
         try:
