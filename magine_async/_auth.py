@@ -72,7 +72,12 @@ def load_private_key(source: PrivateKeySource) -> RSAKey:
             "private_key: the key is encrypted with a passphrase; the SDK needs an unencrypted key"
         )
     try:
-        key = serialization.load_pem_private_key(pem, password=None)
+        # The RSA consistency check costs ~280 ms for a 4096-bit key and holds the GIL (a
+        # worker thread would still stall the event loop). The key is the caller's own, not
+        # untrusted input; a damaged key shows up as a 401 at the first request instead.
+        key = serialization.load_pem_private_key(
+            pem, password=None, unsafe_skip_rsa_key_validation=True
+        )
     except TypeError:
         raise ConfigurationError(
             "private_key: the key is encrypted with a passphrase; the SDK needs an unencrypted key"

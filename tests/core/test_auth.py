@@ -185,3 +185,21 @@ async def test_second_401_raises_authentication_error(
     assert info.value.status == 401
     assert info.value.error_code == "unauthorized"
     assert len(server.seen) == 2
+
+
+def test_key_loading_skips_the_gil_holding_consistency_check() -> None:
+    """Loading must not run OpenSSL's RSA consistency check: for a 4096-bit key it holds the
+    GIL for ~280 ms, so even from a worker thread it stalled the event loop (the benchmark
+    ``benchmarks/cold_start`` measures the lag). A key whose CRT values were tampered with is
+    therefore accepted at load time; the platform rejects its signatures with a 401."""
+    numbers = rsa_key().private_numbers()
+    tampered = rsa.RSAPrivateNumbers(
+        p=numbers.p,
+        q=numbers.q,
+        d=numbers.d,
+        dmp1=numbers.dmp1 ^ 2,
+        dmq1=numbers.dmq1,
+        iqmp=numbers.iqmp,
+        public_numbers=numbers.public_numbers,
+    ).private_key(unsafe_skip_rsa_key_validation=True)
+    assert load_private_key(pkcs1_pem(tampered)) is not None
