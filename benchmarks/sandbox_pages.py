@@ -13,79 +13,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from joserfc import jwt
-from joserfc.jwk import RSAKey
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import CLIENT_CORE, SERVER_CORE, SandboxProcess, mint_token, pin
 
 CURSOR_MARK = b'"cursor":"'
-
-
-def mint_token(issuer: str, key_file: str) -> str:
-    now = int(time.time())
-    claims = {"iss": issuer, "iat": now - 3600, "exp": now + 86_400}
-    key = RSAKey.import_key(Path(key_file).read_bytes())
-    return jwt.encode({"alg": "RS512"}, claims, key, algorithms=["RS512"])
-
-
-SERVER_CORE = 0
-CLIENT_CORE = 1
-
-
-def pin(pid: int, core: int) -> str:
-    """Pin a process to one core where the machine has it; says what was done."""
-    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
-    if core not in cores or len(cores) < 2:
-        return "not pinned"
-    os.sched_setaffinity(pid, {core})
-    return f"core {core}"
-
-
-def start_sandbox(
-    viewables: int, seed: int, key_dir: str
-) -> tuple[subprocess.Popen[bytes], dict[str, Any], str]:
-    command = [
-        sys.executable,
-        "-m",
-        "magine_async.sandbox",
-        "--port",
-        "0",
-        "--json",
-        "--viewables",
-        str(viewables),
-        "--seed",
-        str(seed),
-        "--key-dir",
-        key_dir,
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    pin(process.pid, SERVER_CORE)
-    assert process.stdout is not None
-    assert process.stderr is not None
-    line = process.stdout.readline()
-    if not line:
-        process.wait()
-        raise SystemExit(f"sandbox did not start:\n{process.stderr.read().decode()}")
-    note = process.stderr.readline().decode().strip()
-    return process, json.loads(line), note
-
-
-def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
 
 
 async def walk(
@@ -152,18 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     client_pinning = pin(0, CLIENT_CORE)
-    with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as key_dir:
-        started = time.perf_counter()
-        process, info, note = start_sandbox(args.viewables, args.seed, key_dir)
-        ready = time.perf_counter() - started
-        try:
-            memory = rss_mb(process.pid)
-            result = asyncio.run(
-                measure(info, args.size, args.seconds, args.concurrency, args.warmup)
-            )
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    with SandboxProcess(viewables=args.viewables, seed=args.seed) as sandbox:
+        ready, note, memory = sandbox.startup_s, sandbox.note, sandbox.rss_mb
+        result = asyncio.run(
+            measure(sandbox.info, args.size, args.seconds, args.concurrency, args.warmup)
+        )
     print(
         f"sandbox: {args.viewables} viewables, {note}; ready in {ready:.1f}s; RSS {memory:.0f} MB"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from aiohttp import web
@@ -92,6 +93,29 @@ async def touch_viewables(request: web.Request) -> web.StreamResponse:
     return json_response({"ids": ids})
 
 
+async def add_offer(request: web.Request) -> web.StreamResponse:
+    """Register an offer (benchmarks and tests that need offers no seeded user holds)."""
+    st = request.app[STATE]
+    body = await read_object(request)
+    offer_id = v.string(body, "offerId", "", required=True, non_empty=True) or ""
+    offer_type = v.string(body, "offerType", "", required=False) or "SubscribeType"
+    st.add_offer(offer_id, offer_type)
+    return json_response({"offerId": offer_id, "offerType": offer_type}, status=201)
+
+
+async def list_user_ids(request: web.Request) -> web.StreamResponse:
+    """The ids and e-mails of the first ``limit`` users (default 100), in creation order."""
+    st = request.app[STATE]
+    try:
+        limit = int(request.query.get("limit", "100"))
+    except ValueError:
+        raise v.fail("limit", "must be an integer") from None
+    users = list(itertools.islice(st.users.values(), max(0, limit)))
+    return json_response(
+        {"userIds": [u.user_id for u in users], "emails": [u.email for u in users]}
+    )
+
+
 async def get_clock(request: web.Request) -> web.StreamResponse:
     clock = request.app[STATE].clock
     return json_response({"now": clock(), "frozen": clock.frozen})
@@ -118,6 +142,8 @@ def add_admin_routes(app: web.Application) -> None:
         ("GET", "/counters", get_counters, "counters.get"),
         ("DELETE", "/counters", delete_counters, "counters.delete"),
         ("POST", "/viewables/touch", touch_viewables, "viewables.touch"),
+        ("POST", "/offers", add_offer, "offers.add"),
+        ("GET", "/users", list_user_ids, "users.list"),
         ("GET", "/clock", get_clock, "clock.get"),
         ("POST", "/clock/advance", advance_clock, "clock.advance"),
     ]

@@ -1,0 +1,213 @@
+"""Turn ``results.json`` into ``RESULTS.md`` (targets as measured ratios) and ``chart.png``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+CONCURRENCIES = (8, 16, 32, 64, 128)
+LATENCIES_MS = (5, 20, 50)
+
+
+def _m(entry: dict[str, Any]) -> float:
+    return float(entry["median"])
+
+
+def _fmt(entry: dict[str, Any], digits: int = 0) -> str:
+    return f"{entry['median']:,.{digits}f} ({entry['min']:,.{digits}f}-{entry['max']:,.{digits}f})"
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every target of the benchmark issue with its measured figure and verdict."""
+    rows: list[dict[str, Any]] = []
+    per = results["per_request_cpu_us"]
+    for op in ("get", "post"):
+        ratio = _m(per[f"{op}/sdk"]) / _m(per[f"{op}/raw"])
+        rows.append(
+            {
+                "target": f"per-request client CPU, sequential {op.upper()}: SDK <= 1.15x raw",
+                "measured": f"{ratio:.2f}x ({_m(per[f'{op}/sdk']):.0f} vs "
+                f"{_m(per[f'{op}/raw']):.0f} us)",
+                "met": ratio <= 1.15,
+            }
+        )
+    stream = results["streaming"]
+    small, big = (
+        results["meta"]["settings"]["stream_small"],
+        results["meta"]["settings"]["stream_big"],
+    )
+    for size in (small, big):
+        ratio = _m(stream[f"sdk/{size}"]["items_per_s"]) / _m(stream[f"raw/{size}"]["items_per_s"])
+        rows.append(
+            {
+                "target": f"streaming {size:,} viewables: SDK items/s >= 0.9x raw",
+                "measured": f"{ratio:.2f}x",
+                "met": ratio >= 0.9,
+            }
+        )
+    growth = _m(stream[f"sdk/{big}"]["peak_rss_mb"]) - _m(stream[f"sdk/{small}"]["peak_rss_mb"])
+    rows.append(
+        {
+            "target": f"peak RSS growth from {small:,} to {big:,} viewables <= 5 MB",
+            "measured": f"{growth:+.1f} MB",
+            "met": growth <= 5,
+        }
+    )
+    ceiling = min(_m(c["requests_per_s"]) for c in results["fanout_ceiling"].values())
+    fan = results["fanout"]
+    worst: tuple[float, str] = (float("inf"), "")
+    for latency in LATENCIES_MS:
+        for concurrency in CONCURRENCIES:
+            if concurrency > 64:
+                continue
+            limit = min(concurrency / (latency / 1000), ceiling)
+            share = _m(fan[f"sdk/{concurrency}/{latency}"]["requests_per_s"]) / limit
+            if share < worst[0]:
+                worst = (share, f"c={concurrency}, {latency} ms")
+    rows.append(
+        {
+            "target": "fan-out >= 85 % of min(concurrency / latency, CPU ceiling), c <= 64",
+            "measured": f"worst {100 * worst[0]:.0f} % ({worst[1]}; ceiling {ceiling:,.0f}/s)",
+            "met": worst[0] >= 0.85,
+        }
+    )
+    ratio = _m(stream[f"sdk/{small}"]["items_per_s"]) / _m(
+        stream[f"httpx_pydantic/{small}"]["items_per_s"]
+    )
+    rows.append(
+        {
+            "target": "streaming vs httpx + pydantic: >= 3.5x items/s",
+            "measured": f"{ratio:.1f}x",
+            "met": ratio >= 3.5,
+        }
+    )
+    worst_fan = min(
+        _m(fan[f"sdk/{c}/{lat}"]["requests_per_s"])
+        / _m(fan[f"httpx_pydantic/{c}/{lat}"]["requests_per_s"])
+        for c in CONCURRENCIES
+        if c >= 32
+        for lat in LATENCIES_MS
+    )
+    rows.append(
+        {
+            "target": "fan-out vs httpx + pydantic: >= 5x throughput at concurrency >= 32",
+            "measured": f"worst {worst_fan:.1f}x",
+            "met": worst_fan >= 5,
+        }
+    )
+    lag = results["cold_start"]["max_loop_lag_ms"]
+    rows.append(
+        {
+            "target": "cold start (4096-bit key load + first signing): loop lag <= 5 ms",
+            "measured": f"{_m(lag):.1f} ms (worst {lag['max']:.1f})",
+            "met": lag["max"] <= 5,
+        }
+    )
+    return rows
+
+
+def write_report(results: dict[str, Any], out: Path, reasons: dict[str, str] | None = None) -> None:
+    meta = results["meta"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"- Date: {meta['date']}",
+        f"- Machine: {meta['machine']}; {meta['pinning']}",
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+        f"- Command: `{meta['command']}` ({meta['reps']} repetitions, {meta['elapsed_s']:.0f} s)",
+        "- Figures: median (min-max) over the repetitions; every scenario in a fresh process.",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | met |",
+        "| --- | --- | --- |",
+    ]
+    for row in targets(results):
+        lines.append(f"| {row['target']} | {row['measured']} | {'yes' if row['met'] else 'no'} |")
+    lines += ["", "## Per-request client CPU (us per request, sequential, cached JWT)", ""]
+    lines += ["| client | GET viewable | POST users/lookup |", "| --- | --- | --- |"]
+    per = results["per_request_cpu_us"]
+    for client in ("sdk", "raw", "httpx_msgspec", "httpx_pydantic"):
+        lines.append(f"| {client} | {_fmt(per[f'get/{client}'])} | {_fmt(per[f'post/{client}'])} |")
+    lines += ["", "## Streaming (items/s; peak RSS of the client process)", ""]
+    lines += [
+        "| client | viewables | items/s | peak RSS MB | CPU s |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for key, entry in results["streaming"].items():
+        client, size = key.split("/")
+        lines.append(
+            f"| {client} | {int(size):,} | {_fmt(entry['items_per_s'])} | "
+            f"{_fmt(entry['peak_rss_mb'], 1)} | {_fmt(entry['cpu_s'], 2)} |"
+        )
+    lines += ["", "## Fan-out of entitlement writes (requests/s)", ""]
+    ceiling = results["fanout_ceiling"]
+    lines.append(
+        "CPU ceiling (no added latency, c=64): "
+        + ", ".join(f"{k} {_fmt(v['requests_per_s'])}" for k, v in ceiling.items())
+    )
+    lines += [
+        "",
+        "| latency | concurrency | limit | sdk | raw | httpx_pydantic |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    floor = min(_m(c["requests_per_s"]) for c in ceiling.values())
+    fan = results["fanout"]
+    for latency in LATENCIES_MS:
+        for concurrency in CONCURRENCIES:
+            limit = min(concurrency / (latency / 1000), floor)
+            cells = []
+            for client in ("sdk", "raw", "httpx_pydantic"):
+                entry = fan.get(f"{client}/{concurrency}/{latency}")
+                cells.append(_fmt(entry["requests_per_s"]) if entry else "-")
+            lines.append(
+                f"| {latency} ms | {concurrency} | {limit:,.0f} | " + " | ".join(cells) + " |"
+            )
+    cold = results["cold_start"]
+    lines += [
+        "",
+        "## Cold start",
+        "",
+        f"Client creation to first response with a {cold['key_bits']}-bit key: "
+        f"{_fmt(cold['first_response_ms'], 1)} ms; longest event-loop stall "
+        f"{_fmt(cold['max_loop_lag_ms'], 2)} ms.",
+    ]
+    if reasons:
+        lines += ["", "## Where a target is missed", ""]
+        lines += [f"- {target}: {reason}" for target, reason in reasons.items()]
+    lines += ["", "![chart](chart.png)", ""]
+    (out / "RESULTS.md").write_text("\n".join(lines))
+    _chart(results, out / "chart.png")
+
+
+def _chart(results: dict[str, Any], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    fan = results["fanout"]
+    for latency, axis in zip(LATENCIES_MS, axes, strict=True):
+        for client, style in (("sdk", "o-"), ("raw", "s--"), ("httpx_pydantic", "^:")):
+            xs = [c for c in CONCURRENCIES if f"{client}/{c}/{latency}" in fan]
+            ys = [_m(fan[f"{client}/{c}/{latency}"]["requests_per_s"]) for c in xs]
+            axis.plot(xs, ys, style, label=client)
+        axis.plot(
+            CONCURRENCIES,
+            [c / (latency / 1000) for c in CONCURRENCIES],
+            color="grey",
+            linewidth=0.8,
+            label="concurrency / latency",
+        )
+        axis.set_xscale("log", base=2)
+        axis.set_ylim(0, max(max(_m(v["requests_per_s"]) for v in fan.values()) * 1.2, 1))
+        axis.set_title(f"fan-out, {latency} ms server latency")
+        axis.set_xlabel("concurrency")
+        axis.set_ylabel("requests/s")
+        axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
