@@ -7,20 +7,20 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from magine_async.cli._main import main
 
 
-def test_help_lists_the_commands(capsys) -> None:  # type: ignore[no-untyped-def]
-    try:
+def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
         main(["--help"])
-    except SystemExit as exit_:
-        assert exit_.code == 0
+    assert exit_.value.code == 0
     assert "sandbox" in capsys.readouterr().out
 
 
 async def test_sandbox_command_serves_until_terminated(tmp_path: Path) -> None:
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: ASYNC220 - a short-lived server for this test
         [
             sys.executable,
             "-m",
