@@ -16,7 +16,7 @@ from .._errors import (
     TransportError,
     ValidationError,
 )
-from . import _sandbox
+from . import _catalogue, _credentials, _sandbox
 from ._common import CommandError
 
 __all__ = ["main"]
@@ -24,7 +24,11 @@ __all__ = ["main"]
 Register = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
 
 #: Modules that add sub-commands: each has ``register(subparsers)``.
-COMMANDS: list[Register] = [_sandbox.register]
+COMMANDS: list[Register] = [
+    _catalogue.register,
+    _credentials.register,
+    _sandbox.register,
+]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

@@ -1,0 +1,616 @@
+"""Catalogue export: stream every viewable (or every one changed since the last run) to JSONL.
+
+The job most users run first: pull the catalogue into a file another system loads. It is
+
+- **constant in memory**: the pager holds the current page and one prefetched page; nothing
+  else grows with the catalogue (the only per-viewable state kept is bounded, see below);
+- **resumable, exactly once**: after each page the output is appended and fsynced, then the
+  checkpoint is atomically replaced (temporary file, fsync, ``os.replace``, fsync of the
+  directory). The checkpoint records the cursor after that page *and the output's length*.
+  Resuming truncates the output to that length and continues from that cursor, so a page
+  written after the last checkpoint (the process died between the two steps, or in the middle
+  of a write) is discarded and fetched again: every viewable ends up in the file exactly once;
+- **incremental**: a completed checkpoint remembers the newest ``modifiedAt`` exported, and
+  :func:`plan_export` with ``since_last=True`` exports only what changed after it.
+
+Since-last and the strict, whole-second ``modifiedAfter``
+--------------------------------------------------------
+``modifiedAfter=T`` returns viewables with ``modifiedAt > T``, in whole seconds. Asking for
+``modifiedAfter=newest`` would miss a viewable modified in the same second as the newest one
+exported, after the export read it. So the next run asks for ``modifiedAfter=newest - 1``
+(everything modified in that second or later) and skips the viewables it already holds: the
+checkpoint keeps the id and a digest (BLAKE2b, 8 bytes, of the exported JSON line) of every
+viewable exported with ``modifiedAt == newest``. A viewable in that second is skipped only if
+its id is known and its JSON is unchanged; anything changed is exported. Quiet catalogue: the
+next run exports exactly the viewables modified since, nothing twice.
+
+Two bounds keep this safe and constant in memory:
+
+- at most :data:`MAX_NEWEST_IDS` ids are kept for that second; beyond that none are, and the
+  next run exports every viewable of that second again (duplicates, never a loss);
+- a viewable modified *while* an export runs may sit behind the cursor already, with a
+  ``modifiedAt`` older than the newest one exported. When the newest ``modifiedAt`` is not
+  older than the run's start minus :data:`CLOCK_ALLOWANCE` seconds (so the catalogue changed
+  during the run, or the clocks disagree), the next run starts at that point instead
+  (``modifiedAfter = started_at - CLOCK_ALLOWANCE - 1``): again duplicates, never a loss.
+
+Checkpoint format (JSON, ``version`` 1)
+---------------------------------------
+::
+
+    {
+      "format": "magine-async/catalogue-export",
+      "version": 1,
+      "status": "running" | "complete",
+      "source": "https://platform-api.magine.com/api/v1",    # where the cursor is valid
+      "output": {"path": "/abs/catalogue.jsonl", "bytes": 7340032},
+      "query": {"modified_after": 1714000000 | null, "page_size": 100 | null},
+      "cursor": "WzEwMDBd" | null,                          # resumes after the last page
+      "counts": {"items": 5000, "pages": 50, "skipped": 0},
+      "started_at": 1714560000,                             # epoch s, this run's start
+      "updated_at": 1714560042,
+      "newest": {"modified_at": 1714559990 | null,          # newest modifiedAt exported
+                 "ids": {"<viewable id>": "<digest>"},       # those at that second
+                 "ids_complete": true},
+      "skip": {"modified_at": ..., "ids": {...}} | null      # the previous run's "newest",
+    }                                                       # skipped if unchanged
+
+The output is complete when ``status`` is ``"complete"``. ``newest`` is cumulative: a since-last
+run starts from the previous run's ``newest`` (its ``skip``), so a run that finds nothing new
+keeps the watermark it started from.
+
+From Python::
+
+    from magine_async.catalogue import export_catalogue
+
+    async with MagineClient() as client:
+        checkpoint = await export_catalogue(client, "catalogue.jsonl", since_last=True)
+        print(checkpoint.counts.items, checkpoint.newest.modified_at)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import msgspec
+
+from ._errors import MagineError
+from .models import Viewable, encode
+from .pagination import Page
+
+if TYPE_CHECKING:
+    from ._client import MagineClient
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_VERSION",
+    "CLOCK_ALLOWANCE",
+    "MAX_NEWEST_IDS",
+    "Checkpoint",
+    "CheckpointCounts",
+    "CheckpointOutput",
+    "CheckpointQuery",
+    "ExportError",
+    "ExportPlan",
+    "NewestSeen",
+    "SkipSet",
+    "default_checkpoint_path",
+    "export_catalogue",
+    "line_digest",
+    "load_checkpoint",
+    "plan_export",
+    "write_atomically",
+]
+
+CHECKPOINT_FORMAT = "magine-async/catalogue-export"
+CHECKPOINT_VERSION = 1
+MAX_NEWEST_IDS = 10_000
+"""How many viewables sharing the newest ``modifiedAt`` second a checkpoint remembers."""
+CLOCK_ALLOWANCE = 60
+"""Seconds of disagreement allowed between this machine's clock and the platform's."""
+
+
+class ExportError(MagineError):
+    """An export cannot start or continue as asked (``usage``: the flags are the problem)."""
+
+    def __init__(self, message: str, *, usage: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+def line_digest(line: bytes) -> str:
+    """The digest a checkpoint keeps of an exported JSON line (16 hex digits)."""
+    return hashlib.blake2b(line, digest_size=8).hexdigest()
+
+
+# -- the checkpoint file -----------------------------------------------------------------
+
+
+class CheckpointOutput(msgspec.Struct, kw_only=True):
+    path: str
+    bytes: int = 0
+
+
+class CheckpointQuery(msgspec.Struct, kw_only=True):
+    modified_after: int | None = None
+    page_size: int | None = None
+
+
+class CheckpointCounts(msgspec.Struct, kw_only=True):
+    items: int = 0
+    pages: int = 0
+    skipped: int = 0
+
+
+class SkipSet(msgspec.Struct, kw_only=True):
+    """Viewables exported earlier with ``modifiedAt == modified_at``: id -> line digest."""
+
+    modified_at: int
+    ids: dict[str, str] = msgspec.field(default_factory=dict)
+
+    def holds(self, viewable: Viewable, line: bytes) -> bool:
+        """True if ``viewable`` was exported before exactly as ``line`` encodes it."""
+        if viewable.modified_at != self.modified_at:
+            return False
+        known = self.ids.get(viewable.id)
+        return known is not None and known == line_digest(line)
+
+
+class NewestSeen(msgspec.Struct, kw_only=True):
+    """The newest ``modifiedAt`` exported and the viewables exported in that second."""
+
+    modified_at: int | None = None
+    ids: dict[str, str] = msgspec.field(default_factory=dict)
+    ids_complete: bool = True
+
+    def observe(self, viewable: Viewable, line: bytes) -> None:
+        moment = viewable.modified_at
+        newest = self.modified_at
+        if newest is None or moment > newest:
+            self.modified_at = moment
+            self.ids = {viewable.id: line_digest(line)}
+            self.ids_complete = True
+        elif moment == newest and self.ids_complete:
+            if len(self.ids) >= MAX_NEWEST_IDS and viewable.id not in self.ids:
+                self.ids = {}
+                self.ids_complete = False
+            else:
+                self.ids[viewable.id] = line_digest(line)
+
+    def as_skip(self) -> SkipSet | None:
+        if self.modified_at is None or not self.ids_complete:
+            return None
+        return SkipSet(modified_at=self.modified_at, ids=dict(self.ids))
+
+    @classmethod
+    def starting_from(cls, skip: SkipSet | None) -> NewestSeen:
+        if skip is None:
+            return cls()
+        return cls(modified_at=skip.modified_at, ids=dict(skip.ids))
+
+
+class Checkpoint(msgspec.Struct, kw_only=True):
+    """The state of one export, as stored in the checkpoint file (see the module docs)."""
+
+    format: str = CHECKPOINT_FORMAT
+    version: int = CHECKPOINT_VERSION
+    status: Literal["running", "complete"] = "running"
+    source: str | None = None
+    output: CheckpointOutput
+    query: CheckpointQuery = msgspec.field(default_factory=CheckpointQuery)
+    cursor: str | None = None
+    counts: CheckpointCounts = msgspec.field(default_factory=CheckpointCounts)
+    started_at: int = 0
+    updated_at: int = 0
+    newest: NewestSeen = msgspec.field(default_factory=NewestSeen)
+    skip: SkipSet | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+    def to_json(self) -> bytes:
+        return msgspec.json.format(msgspec.json.encode(self), indent=1) + b"\n"
+
+    def next_since_last(
+        self, clock_allowance: int = CLOCK_ALLOWANCE
+    ) -> tuple[int | None, SkipSet | None]:
+        """``(modified_after, skip)`` for the export that follows this completed one."""
+        newest = self.newest.modified_at
+        after = self.query.modified_after if newest is None else newest - 1
+        if after is not None:
+            # A viewable modified during this run may be behind the cursor with an older
+            # modifiedAt than the newest exported: start again from the run's start then.
+            after = min(after, self.started_at - clock_allowance - 1)
+        return after, self.newest.as_skip()
+
+
+_checkpoint_decoder = msgspec.json.Decoder(Checkpoint)
+
+
+class _Header(msgspec.Struct):
+    format: str = ""
+    version: int = 0
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint | None:
+    """The checkpoint stored at ``path``; None if there is no such file."""
+    where = Path(path)
+    try:
+        data = where.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        header = msgspec.json.decode(data, type=_Header)
+    except msgspec.DecodeError:
+        raise ExportError(f"{where}: not a catalogue export checkpoint (not JSON)") from None
+    if header.format != CHECKPOINT_FORMAT:
+        raise ExportError(f"{where}: not a catalogue export checkpoint (format {header.format!r})")
+    if header.version != CHECKPOINT_VERSION:
+        raise ExportError(
+            f"{where}: checkpoint version {header.version} is not supported "
+            f"(this magine-async reads version {CHECKPOINT_VERSION})"
+        )
+    try:
+        return _checkpoint_decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise ExportError(f"{where}: damaged checkpoint ({exc})") from None
+
+
+def default_checkpoint_path(out: str | os.PathLike[str]) -> Path:
+    """Where the checkpoint lives unless told otherwise: ``<out>.checkpoint.json``."""
+    return Path(f"{os.fspath(out)}.checkpoint.json")
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory handles
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - file systems refusing to sync a directory
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data``: a reader sees the old file or the new one, never a mix,
+    and the new one survives a crash once this returns."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_directory(path.parent)
+
+
+# -- planning ------------------------------------------------------------------------------
+
+PlanKind = Literal["full", "modified_after", "since_last", "resume", "done"]
+
+
+@dataclass
+class ExportPlan:
+    """What an export will do, decided from the flags and the checkpoint before any request.
+
+    ``kind``: ``"full"``, ``"modified_after"``, ``"since_last"``, ``"resume"`` or ``"done"``
+    (resuming an export that had already completed: nothing to do). ``note`` says why, when
+    the plan differs from what was asked (``since_last`` without a previous run).
+    """
+
+    kind: PlanKind
+    out: Path
+    checkpoint_path: Path
+    checkpoint: Checkpoint
+    note: str | None = None
+    clock: Callable[[], float] = time.time
+    discarded_bytes: int = 0
+    """Bytes written after the last checkpoint that resuming discarded (set by :meth:`run`)."""
+
+    def describe(self) -> str:
+        cp = self.checkpoint
+        if self.kind == "done":
+            return f"the export recorded in {self.checkpoint_path} is already complete"
+        if self.kind == "resume":
+            return (
+                f"resuming after {cp.counts.items:,} viewables "
+                f"({cp.counts.pages:,} pages) already in {self.out}"
+            )
+        after = cp.query.modified_after
+        if after is None:
+            return f"exporting every viewable to {self.out}"
+        when = _dt.datetime.fromtimestamp(after + 1, _dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        return (
+            f"exporting viewables modified at or after {when} (modifiedAfter={after}) to {self.out}"
+        )
+
+    async def run(
+        self,
+        client: MagineClient,
+        *,
+        on_page: Callable[[Checkpoint], None] | None = None,
+        prefetch: int = 1,
+    ) -> Checkpoint:
+        """Run (or continue) the export; returns the final checkpoint (``status`` complete).
+
+        ``on_page`` is called after each page is durably committed.
+        """
+        cp = self.checkpoint
+        if self.kind == "done":
+            return cp
+        with _OutputFile(self.out, self.checkpoint_path, cp, resume=self.kind == "resume") as sink:
+            self.discarded_bytes = sink.discarded
+            pager = client.viewables.list(
+                modified_after=cp.query.modified_after,
+                page_size=cp.query.page_size,
+                cursor=cp.cursor,
+                prefetch=prefetch,
+            )
+            async with pager:
+                async for page in pager.pages():
+                    await sink.commit(page, int(self.clock()))
+                    if on_page is not None:
+                        on_page(cp)
+        return cp
+
+
+class _OutputFile:
+    """The output file and its checkpoint, committed together page by page."""
+
+    def __init__(self, out: Path, checkpoint_path: Path, cp: Checkpoint, *, resume: bool) -> None:
+        self.out = out
+        self.checkpoint_path = checkpoint_path
+        self.cp = cp
+        self.resume = resume
+        self.fd = -1
+        self.discarded = 0
+
+    def __enter__(self) -> _OutputFile:
+        fd = os.open(self.out, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            _lock(fd, self.out)
+            if not self.resume:
+                # The checkpoint first: a crash right after leaves "running, 0 bytes", which
+                # a resume handles; the old output is truncated only once that is on disk.
+                write_atomically(self.checkpoint_path, self.cp.to_json())
+            size = os.fstat(fd).st_size
+            keep = self.cp.output.bytes
+            if size < keep:
+                raise ExportError(
+                    f"{self.out} holds {size:,} bytes but the checkpoint recorded {keep:,}: "
+                    "the output was changed since; start over with --restart"
+                )
+            if self.resume:
+                self.discarded = size - keep
+            os.ftruncate(fd, keep)
+            os.lseek(fd, keep, os.SEEK_SET)
+            os.fsync(fd)
+            _fsync_directory(self.out.parent)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+    async def commit(self, page: Page[Viewable], now: int) -> None:
+        """Append the page's new viewables, then record the cursor after it."""
+        cp = self.cp
+        skip = cp.skip
+        newest = cp.newest
+        lines: list[bytes] = []
+        skipped = 0
+        for viewable in page.items:
+            line = encode(viewable)
+            if skip is not None and skip.holds(viewable, line):
+                skipped += 1
+                continue
+            lines.append(line)
+            newest.observe(viewable, line)
+        data = b"".join(line + b"\n" for line in lines)
+        cp.output.bytes += len(data)
+        cp.counts.items += len(lines)
+        cp.counts.skipped += skipped
+        cp.counts.pages += 1
+        cp.cursor = page.cursor
+        cp.updated_at = now
+        if page.cursor is None:
+            cp.status = "complete"
+        # The disk work runs in a worker thread, so the next page keeps arriving meanwhile.
+        await _finish_in_thread(self._write, data, cp.to_json())
+
+    def _write(self, data: bytes, checkpoint: bytes) -> None:
+        if data:
+            _write_all(self.fd, data)
+            os.fsync(self.fd)
+        write_atomically(self.checkpoint_path, checkpoint)
+
+
+async def _finish_in_thread(func: Callable[[bytes, bytes], None], *args: bytes) -> None:
+    """Run ``func`` in a worker thread; if cancelled meanwhile, wait for it to finish first
+    (the file it writes must not be closed under it), then let the cancellation through."""
+    task = asyncio.ensure_future(asyncio.to_thread(func, *args))
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        while not task.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({task})
+        raise
+
+
+def _lock(fd: int, path: Path) -> None:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory lock
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise ExportError(f"another export is writing {path}") from None
+
+
+def _same_file(a: str, b: Path) -> bool:
+    return os.path.abspath(a) == os.path.abspath(b)
+
+
+def plan_export(
+    out: str | os.PathLike[str],
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    modified_after: int | _dt.datetime | None = None,
+    since_last: bool = False,
+    resume: bool = False,
+    restart: bool = False,
+    page_size: int | None = None,
+    source: str | None = None,
+    clock: Callable[[], float] = time.time,
+    clock_allowance: int = CLOCK_ALLOWANCE,
+) -> ExportPlan:
+    """Decide what an export does, from the arguments and the checkpoint file (no request).
+
+    - default: export every viewable (or those with ``modifiedAt > modified_after``),
+      replacing ``out``;
+    - ``since_last``: only what changed since the run the checkpoint records (everything if
+      there is none);
+    - ``resume``: continue the interrupted export the checkpoint records;
+    - ``restart``: start over although the checkpoint records an interrupted export (with
+      ``since_last``, from the point that export started from). An interrupted export that
+      had not committed a page yet is started over without it.
+
+    ``checkpoint`` defaults to ``<out>.checkpoint.json``. ``source`` names what is exported
+    (the base URL): a checkpoint written for another source is refused, its cursor would not
+    mean anything there.
+    """
+    out_path = Path(out)
+    cp_path = Path(checkpoint) if checkpoint is not None else default_checkpoint_path(out_path)
+    after = _epoch(modified_after)
+    if page_size is not None and page_size < 1:
+        raise ExportError("page_size: must be at least 1", usage=True)
+    if resume and (since_last or after is not None or restart):
+        raise ExportError(
+            "--resume continues the recorded export as it was started: "
+            "it cannot be combined with --since-last, --modified-after or --restart",
+            usage=True,
+        )
+    if since_last and after is not None:
+        raise ExportError("--since-last and --modified-after exclude each other", usage=True)
+    previous = load_checkpoint(cp_path)
+    if previous is not None and source is not None and previous.source not in (None, source):
+        raise ExportError(
+            f"{cp_path} records an export from {previous.source}, not {source}; "
+            "use another --checkpoint",
+            usage=True,
+        )
+
+    if resume:
+        if previous is None:
+            raise ExportError(f"nothing to resume: there is no checkpoint at {cp_path}", usage=True)
+        if not _same_file(previous.output.path, out_path):
+            raise ExportError(
+                f"{cp_path} records an export to {previous.output.path}, not {out_path}",
+                usage=True,
+            )
+        if page_size is not None and page_size != previous.query.page_size:
+            raise ExportError(
+                f"the recorded export uses page size {previous.query.page_size}; "
+                "resume it without --page-size",
+                usage=True,
+            )
+        kind: PlanKind = "done" if previous.complete else "resume"
+        return ExportPlan(kind, out_path, cp_path, previous, clock=clock)
+
+    if previous is not None and not previous.complete and previous.counts.pages and not restart:
+        raise ExportError(
+            f"{cp_path} records an interrupted export ({previous.counts.items:,} viewables "
+            "so far): pass --resume to continue it, or --restart to start over",
+            usage=True,
+        )
+
+    kind = "full" if after is None else "modified_after"
+    skip: SkipSet | None = None
+    note = None
+    if since_last:
+        kind = "since_last"
+        if previous is None:
+            note = f"no previous export is recorded in {cp_path}: exporting everything"
+        elif previous.complete:
+            after, skip = previous.next_since_last(clock_allowance)
+        else:  # an interrupted run, restarted: start from where that one started
+            after, skip = previous.query.modified_after, previous.skip
+    started = int(clock())
+    cp = Checkpoint(
+        source=source,
+        output=CheckpointOutput(path=os.path.abspath(out_path)),
+        query=CheckpointQuery(modified_after=after, page_size=page_size),
+        started_at=started,
+        updated_at=started,
+        newest=NewestSeen.starting_from(skip),
+        skip=skip,
+    )
+    return ExportPlan(kind, out_path, cp_path, cp, note=note, clock=clock)
+
+
+def _epoch(value: int | _dt.datetime | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ExportError(
+                "modified_after: must be a timezone-aware datetime or epoch seconds", usage=True
+            )
+        return int(value.timestamp())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ExportError("modified_after: must be epoch seconds (an int)", usage=True)
+    return value
+
+
+async def export_catalogue(
+    client: MagineClient,
+    out: str | os.PathLike[str],
+    *,
+    checkpoint: str | os.PathLike[str] | None = None,
+    modified_after: int | _dt.datetime | None = None,
+    since_last: bool = False,
+    resume: bool = False,
+    restart: bool = False,
+    page_size: int | None = None,
+    prefetch: int = 1,
+    on_page: Callable[[Checkpoint], None] | None = None,
+) -> Checkpoint:
+    """Plan (:func:`plan_export`) and run an export with ``client``; returns the final
+    checkpoint. The checkpoint's source is the client's base URL."""
+    plan = plan_export(
+        out,
+        checkpoint=checkpoint,
+        modified_after=modified_after,
+        since_last=since_last,
+        resume=resume,
+        restart=restart,
+        page_size=page_size,
+        source=client.base_url,
+    )
+    return await plan.run(client, on_page=on_page, prefetch=prefetch)
