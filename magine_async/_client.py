@@ -15,6 +15,7 @@ from ._errors import ConfigurationError
 from ._paths import check_header_value
 from ._retry import RetryPolicy
 from ._transport import Operation, Timeouts, Transport, text_body
+from .bulk import Bulk
 from .resources.parental_control import ParentalControl
 from .resources.reseller import Reseller
 from .resources.subtitles import Subtitles
@@ -120,6 +121,8 @@ class MagineClient:
         """Transcoding jobs."""
         self.reseller = Reseller(self._transport)
         """The Reseller API (for a client holding a reseller's key)."""
+        self.bulk = Bulk(self, self._transport.retry)
+        """Bulk operations over many rows: entitle, revoke, provision users, subtitles."""
 
     def __repr__(self) -> str:
         state = "closed" if self._transport.closed else "open"

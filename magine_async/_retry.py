@@ -3,16 +3,24 @@
 A request that succeeds at the first attempt never touches the retry machinery. From the first
 retriable failure on, tenacity drives the remaining attempts with exponential back-off and full
 jitter, honouring a ``Retry-After`` hint up to a cap. Cancellation is never retried.
+
+:class:`AttemptHooks` let a caller that runs many requests (the bulk engine) see and gate every
+attempt made in its tasks, through a context variable set with :func:`attempt_hooks`: it may
+hold an attempt back (an adaptive concurrency window, a pool-wide pause), observe its outcome
+(429 and 503 shrink the window) and veto a retry (a retry budget). It does not retry by itself:
+the one retry loop stays here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 from tenacity.stop import stop_base
@@ -25,7 +33,7 @@ from ._errors import (
     TransportError,
 )
 
-__all__ = ["RetryPolicy", "is_retriable"]
+__all__ = ["AttemptHooks", "RetryPolicy", "attempt_hooks", "current_attempt_hooks", "is_retriable"]
 
 T = TypeVar("T")
 
@@ -92,11 +100,13 @@ class RetryPolicy:
         first_error: BaseException,
         started: float,
         on_retry: Callable[[int, BaseException, float], None] | None = None,
+        allow_retry: Callable[[BaseException], bool] | None = None,
     ) -> T:
         """Continue after ``first_error`` (raised by the first attempt) until success or the end.
 
         The first attempt runs outside this method, so a call that succeeds at once pays nothing
-        for the retry machinery.
+        for the retry machinery. ``allow_retry`` is consulted only when a retry would otherwise
+        happen (the failure is retriable, attempts and deadline allow it); False stops there.
         """
         pending: list[BaseException] = [first_error]
         policy = self
@@ -109,11 +119,12 @@ class RetryPolicy:
             def __call__(self, state: RetryCallState) -> bool:
                 if state.attempt_number >= policy.max_attempts:
                     return True
-                if policy.deadline is None:
-                    return False
                 error = state.outcome.exception() if state.outcome else None
-                upcoming = policy.wait_for(state.attempt_number, error)
-                return policy.clock() - started + upcoming > policy.deadline
+                if policy.deadline is not None:
+                    upcoming = policy.wait_for(state.attempt_number, error)
+                    if policy.clock() - started + upcoming > policy.deadline:
+                        return True
+                return allow_retry is not None and error is not None and not allow_retry(error)
 
         def before_sleep(state: RetryCallState) -> None:
             if on_retry is not None and state.outcome is not None:
@@ -147,3 +158,47 @@ def is_retriable(error: BaseException, *, retry_safe: bool) -> bool:
     if isinstance(error, ServerError | InvalidResponseError):
         return retry_safe
     return False
+
+
+class AttemptHooks:
+    """Sees and gates every attempt of the requests made while it is current.
+
+    Set it for the current task (and the tasks it creates afterwards) with
+    :func:`attempt_hooks`. The transport then calls, for each attempt of each request:
+    :meth:`before_attempt` (may wait; its return value comes back to :meth:`after_attempt`),
+    :meth:`after_attempt` with the answer's status or the error (both None when cancelled),
+    :meth:`allow_retry` when a failure would be retried (False stops retrying), and
+    :meth:`on_retry` when a retry is decided, with the wait before it. The defaults do nothing.
+    """
+
+    __slots__ = ()
+
+    async def before_attempt(self) -> Any:
+        return None
+
+    def after_attempt(self, token: Any, status: int | None, error: BaseException | None) -> None:
+        return None
+
+    def allow_retry(self, error: BaseException) -> bool:
+        return True
+
+    def on_retry(self, error: BaseException, wait: float) -> None:
+        return None
+
+
+_HOOKS: ContextVar[AttemptHooks | None] = ContextVar("magine_async_attempt_hooks", default=None)
+
+
+def current_attempt_hooks() -> AttemptHooks | None:
+    """The hooks set for the current context, if any."""
+    return _HOOKS.get()
+
+
+@contextlib.contextmanager
+def attempt_hooks(hooks: AttemptHooks | None) -> Iterator[None]:
+    """Make ``hooks`` current for the requests made inside the ``with`` block."""
+    token = _HOOKS.set(hooks)
+    try:
+        yield
+    finally:
+        _HOOKS.reset(token)

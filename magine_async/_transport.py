@@ -36,7 +36,7 @@ from ._errors import (
     parse_trace_id,
 )
 from ._paths import PathTemplate
-from ._retry import RetryPolicy
+from ._retry import RetryPolicy, current_attempt_hooks, is_retriable
 from ._version import __version__
 
 __all__ = ["Operation", "Response", "Timeouts", "Transport", "user_agent"]
@@ -281,21 +281,42 @@ class Transport:
         trace_ids: list[str] = []
         attempts = [0]
         started = policy.clock()
+        hooks = current_attempt_hooks()
 
         async def attempt() -> Response[T]:
             attempts[0] += 1
-            return await self._attempt(
-                op, path, url, decode, body, headers, trace_ids, attempts[0], secrets
-            )
+            if hooks is None:
+                return await self._attempt(
+                    op, path, url, decode, body, headers, trace_ids, attempts[0], secrets
+                )
+            token = await hooks.before_attempt()
+            status: int | None = None
+            error: BaseException | None = None
+            try:
+                response = await self._attempt(
+                    op, path, url, decode, body, headers, trace_ids, attempts[0], secrets
+                )
+                status = response.status
+                return response
+            except APIError as exc:
+                status, error = exc.status, exc
+                raise
+            except TransportError as exc:
+                error = exc
+                raise
+            finally:
+                hooks.after_attempt(token, status, error)
 
         try:
             return await attempt()
         except (APIError, TransportError) as first:
             first.attempts = 1
-            if policy.max_attempts <= 1:
-                raise
+            if policy.max_attempts <= 1 or not is_retriable(first, retry_safe=op.safe):
+                raise  # a 4xx answer: nothing to retry, no need for the retry machinery
 
             def on_retry(number: int, error: BaseException, wait: float) -> None:
+                if hooks is not None:
+                    hooks.on_retry(error, wait)
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug(
                         "%s %s: retrying after %s in %.3f s (attempt %d failed)",
@@ -313,6 +334,7 @@ class Transport:
                     first_error=first,
                     started=started,
                     on_retry=on_retry,
+                    allow_retry=hooks.allow_retry if hooks is not None else None,
                 )
             except (APIError, TransportError) as final:
                 final.attempts = attempts[0]

@@ -16,7 +16,7 @@ from .._errors import (
     TransportError,
     ValidationError,
 )
-from . import _catalogue, _credentials, _sandbox
+from . import _bulk, _catalogue, _credentials, _sandbox
 from ._common import CommandError
 
 __all__ = ["main"]
@@ -28,6 +28,7 @@ COMMANDS: list[Register] = [
     _catalogue.register,
     _credentials.register,
     _sandbox.register,
+    _bulk.register,
 ]
 
 EXIT_OK = 0
