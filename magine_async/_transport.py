@@ -79,7 +79,7 @@ class Operation:
 class Timeouts:
     """Request timeouts in seconds; None disables one.
 
-    ``connect``: establishing a connection (taking one from the pool included);
+    ``connect``: establishing a new connection (TCP and TLS);
     ``read``: the longest wait for the next bytes of an answer; ``total``: one attempt, end to end.
     """
 
@@ -88,7 +88,12 @@ class Timeouts:
     total: float | None = 60.0
 
     def to_aiohttp(self) -> aiohttp.ClientTimeout:
-        return aiohttp.ClientTimeout(total=self.total, connect=self.connect, sock_read=self.read)
+        # ``sock_connect`` bounds establishing a connection; waiting for a free one in the
+        # pool is bounded by ``total``. (aiohttp's ``connect`` would arm one more timer on
+        # every request, pooled connection or not.)
+        return aiohttp.ClientTimeout(
+            total=self.total, sock_connect=self.connect, sock_read=self.read
+        )
 
 
 class Response(Generic[T]):
@@ -200,6 +205,9 @@ class Transport:
         self._headers = dict(headers)
         self._headers.setdefault("Accept", "application/json")
         self._headers.setdefault("User-Agent", user_agent())
+        # An owned session carries the static headers and the timeouts itself; a lent one
+        # gets them with every request.
+        self._per_request_headers: dict[str, str] = {} if session is None else self._headers
         self._tokens = tokens
         self._session = session
         self._owns_session = session is None
@@ -225,6 +233,7 @@ class Transport:
         return aiohttp.ClientSession(
             connector=connector,
             timeout=self._aiohttp_timeout,
+            headers=self._headers,
             raise_for_status=False,
             auto_decompress=True,
             # An API client keeps no cookies: a jar shared by all tasks would replay one
@@ -354,7 +363,7 @@ class Transport:
     ) -> Response[T]:
         reminted = False
         while True:
-            headers = dict(self._headers)
+            headers = dict(self._per_request_headers)
             token: str | None = None
             if self._tokens is not None:
                 token = self._tokens.cached() or await self._tokens.get()
