@@ -161,3 +161,29 @@ async def test_owned_pool_settings(client: MagineClient) -> None:
     connector = session.connector
     assert isinstance(connector, aiohttp.TCPConnector)
     assert connector.limit == 100 and connector.limit_per_host == 100
+
+
+async def test_read_timeout_ends_a_stalled_answer(server: ScriptedServer) -> None:
+    from magine_async import RetryPolicy, Timeouts
+    from magine_async import TimeoutError as MagineTimeout
+
+    never = asyncio.Event()
+
+    async def stall(request: object) -> aiohttp.web.Response:
+        await never.wait()
+        return aiohttp.web.Response(text='"late"')
+
+    server.default = stall
+    async with MagineClient(
+        access_token=ACCESS_TOKEN,
+        issuer=ISSUER,
+        private_key=pkcs1_pem(rsa_key()),
+        base_url=server.base_url,
+        timeouts=Timeouts(connect=5, read=0.05, total=30),
+        retry=RetryPolicy.disabled(),
+    ) as client:
+        with pytest.raises(MagineTimeout) as info:
+            await client.test()
+    never.set()
+    assert info.value.request_sent
+    assert "timeout" in str(info.value)
