@@ -55,7 +55,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     )
     ceiling = min(_m(c["requests_per_s"]) for c in results["fanout_ceiling"].values())
     fan = results["fanout"]
-    worst: tuple[float, str] = (float("inf"), "")
+    worst: tuple[float, int, int] = (float("inf"), 0, 0)
     for latency in LATENCIES_MS:
         for concurrency in CONCURRENCIES:
             if concurrency > 64:
@@ -63,12 +63,23 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             limit = min(concurrency / (latency / 1000), ceiling)
             share = _m(fan[f"sdk/{concurrency}/{latency}"]["requests_per_s"]) / limit
             if share < worst[0]:
-                worst = (share, f"c={concurrency}, {latency} ms")
+                worst = (share, concurrency, latency)
+    share, c, lat = worst
+    limit = min(c / (lat / 1000), ceiling)
+    raw = _m(fan[f"raw/{c}/{lat}"]["requests_per_s"])
+    sdk = _m(fan[f"sdk/{c}/{lat}"]["requests_per_s"])
     rows.append(
         {
             "target": "fan-out >= 85 % of min(concurrency / latency, CPU ceiling), c <= 64",
-            "measured": f"worst {100 * worst[0]:.0f} % ({worst[1]}; ceiling {ceiling:,.0f}/s)",
-            "met": worst[0] >= 0.85,
+            "measured": f"worst {100 * share:.0f} % (c={c}, {lat} ms; ceiling {ceiling:,.0f}/s)",
+            "met": share >= 0.85,
+            "reason": (
+                f"at c={c} and {lat} ms raw aiohttp reaches {100 * raw / limit:.0f} % in the "
+                f"same run ({raw:,.0f}/s against the SDK's {sdk:,.0f}/s): each request really "
+                f"takes {1000 * c / raw:.1f} ms, the injected {lat} ms plus the sandbox's own "
+                "service time and the loopback round trip (a Python server on the other core), "
+                "so Little's law with the injected latency overstates what any client can reach"
+            ),
         }
     )
     ratio = _m(stream[f"sdk/{small}"]["items_per_s"]) / _m(
@@ -88,11 +99,26 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         if c >= 32
         for lat in LATENCIES_MS
     )
+    worst_key = min(
+        ((c, lat) for c in CONCURRENCIES if c >= 32 for lat in LATENCIES_MS),
+        key=lambda k: (
+            _m(fan[f"sdk/{k[0]}/{k[1]}"]["requests_per_s"])
+            / _m(fan[f"httpx_pydantic/{k[0]}/{k[1]}"]["requests_per_s"])
+        ),
+    )
+    wc, wl = worst_key
+    httpx_rate = _m(fan[f"httpx_pydantic/{wc}/{wl}"]["requests_per_s"])
     rows.append(
         {
             "target": "fan-out vs httpx + pydantic: >= 5x throughput at concurrency >= 32",
-            "measured": f"worst {worst_fan:.1f}x",
+            "measured": f"worst {worst_fan:.1f}x (c={wc}, {wl} ms)",
             "met": worst_fan >= 5,
+            "reason": (
+                f"at c={wc} and {wl} ms both clients are bound by Little's law "
+                f"({wc / (wl / 1000):,.0f}/s): httpx + pydantic reaches {httpx_rate:,.0f}/s, "
+                f"so 5x would need {5 * httpx_rate:,.0f}/s, above the limit; everywhere else "
+                "at concurrency >= 32 the ratio is in the table below"
+            ),
         }
     )
     lag = results["cold_start"]["max_loop_lag_ms"]
@@ -106,7 +132,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_report(results: dict[str, Any], out: Path, reasons: dict[str, str] | None = None) -> None:
+def write_report(results: dict[str, Any], out: Path) -> None:
     meta = results["meta"]
     lines = [
         "# Benchmark results",
@@ -122,8 +148,15 @@ def write_report(results: dict[str, Any], out: Path, reasons: dict[str, str] | N
         "| target | measured | met |",
         "| --- | --- | --- |",
     ]
-    for row in targets(results):
+    rows = targets(results)
+    for row in rows:
         lines.append(f"| {row['target']} | {row['measured']} | {'yes' if row['met'] else 'no'} |")
+    missed = [row for row in rows if not row["met"]]
+    if missed:
+        lines += ["", "Where a target is missed:", ""]
+        for row in missed:
+            reason = row.get("reason") or "see the tables below; no structural bound identified"
+            lines.append(f"- {row['target']}: {reason}.")
     lines += ["", "## Per-request client CPU (us per request, sequential, cached JWT)", ""]
     lines += ["| client | GET viewable | POST users/lookup |", "| --- | --- | --- |"]
     per = results["per_request_cpu_us"]
@@ -172,9 +205,6 @@ def write_report(results: dict[str, Any], out: Path, reasons: dict[str, str] | N
         f"{_fmt(cold['first_response_ms'], 1)} ms; longest event-loop stall "
         f"{_fmt(cold['max_loop_lag_ms'], 2)} ms.",
     ]
-    if reasons:
-        lines += ["", "## Where a target is missed", ""]
-        lines += [f"- {target}: {reason}" for target, reason in reasons.items()]
     lines += ["", "![chart](chart.png)", ""]
     (out / "RESULTS.md").write_text("\n".join(lines))
     _chart(results, out / "chart.png")

@@ -104,19 +104,24 @@ def catalogue_phase(run: Runner) -> None:
         viewable_id = _first_viewable_id(sandbox.info)
 
         per_request: dict[str, Any] = {}
+        clients = ("sdk", "raw", "httpx_msgspec", "httpx_pydantic")
         for op in ("get", "post"):
-            for client in ("sdk", "raw", "httpx_msgspec", "httpx_pydantic"):
-                run.note(f"per-request CPU: {op} {client}")
-                rows = run.repeat(
-                    "per_request",
-                    info_file,
-                    client=client,
-                    op=op,
-                    n=args.requests,
-                    viewable_id=viewable_id,
-                    email=email,
-                )
-                per_request[f"{op}/{client}"] = summary([r["cpu_us"] for r in rows])
+            run.note(f"per-request CPU: {op}, clients interleaved in each repetition")
+            samples: dict[str, list[float]] = {client: [] for client in clients}
+            for _ in range(args.reps):
+                for client in clients:
+                    row = run.scenario(
+                        "per_request",
+                        info_file,
+                        client=client,
+                        op=op,
+                        n=args.requests,
+                        viewable_id=viewable_id,
+                        email=email,
+                    )
+                    samples[client].append(row["cpu_us"])
+            for client in clients:
+                per_request[f"{op}/{client}"] = summary(samples[client])
         run.results["per_request_cpu_us"] = per_request
 
         streaming: dict[str, Any] = {}
@@ -254,7 +259,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one repetition")
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--requests", type=int, default=1500)
+    parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--stream-small", type=int, default=100_000)
     parser.add_argument("--stream-big", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=100_000)

@@ -79,12 +79,14 @@ class Operation:
 class Timeouts:
     """Request timeouts in seconds; None disables one.
 
-    ``connect``: establishing a new connection (TCP and TLS);
-    ``read``: the longest wait for the next bytes of an answer; ``total``: one attempt, end to end.
+    ``connect``: establishing a new connection (TCP and TLS); ``read``: the longest wait for
+    the next bytes of an answer (off by default: the platform's answers are small and
+    ``total`` bounds them, and a read timer re-armed on every chunk costs CPU on every
+    request); ``total``: one attempt, end to end, waiting for a pooled connection included.
     """
 
     connect: float | None = 10.0
-    read: float | None = 30.0
+    read: float | None = None
     total: float | None = 60.0
 
     def to_aiohttp(self) -> aiohttp.ClientTimeout:
