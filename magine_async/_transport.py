@@ -220,6 +220,7 @@ class Transport:
         self._wall_clock = wall_clock
         self._secrets = tuple(secret for secret in secrets if secret)
         self._closed = False
+        self._session_token: str | None = None
         self._lock = asyncio.Lock()
 
     @property
@@ -250,6 +251,7 @@ class Transport:
         session = self._session
         if session is None:
             session = self._session = self._new_session()
+            self._session_token = None
         return session
 
     async def aclose(self) -> None:
@@ -369,7 +371,10 @@ class Transport:
             token: str | None = None
             if self._tokens is not None:
                 token = self._tokens.cached() or await self._tokens.get()
-                headers["Authorization"] = "Bearer " + token
+                if self._owns_session:
+                    self._install_token(token)
+                else:
+                    headers["Authorization"] = "Bearer " + token
             if body is not None:
                 headers["Content-Type"] = "application/json"
             if extra_headers:
@@ -404,6 +409,16 @@ class Transport:
         self._log(op, path, status, number, started, error.trace_id)
         raise error
 
+    def _install_token(self, token: str) -> None:
+        """Put the current JWT into the owned session's default headers.
+
+        A request without headers of its own then skips aiohttp's per-request header merge;
+        requests already sent keep the token they were sent with.
+        """
+        if token is not self._session_token:
+            self.session().headers["Authorization"] = "Bearer " + token
+            self._session_token = token
+
     async def _send(
         self,
         op: Operation,
@@ -417,7 +432,7 @@ class Transport:
             async with session.request(
                 op.method,
                 url,
-                headers=headers,
+                headers=headers or None,
                 data=body,
                 timeout=self._aiohttp_timeout,
                 allow_redirects=False,
