@@ -239,80 +239,13 @@ class SdkClient:
         await self.client.aclose()
 
 
-# --------------------------------------------------------------------------- aiohttp + msgspec
+# --------------------------------------------------------------------------- hand-written
 
 
-class RawClient:
-    def __init__(self, info: dict[str, Any], connections: int) -> None:
-        self.info = info
-        self.connections = connections
-        self.base = info["base_url"]
-        self.session: aiohttp.ClientSession | None = None
+class _PlainClient:
+    """What a hand-written client does over any transport: subclasses give ``start``,
+    ``_get``, ``_post`` and ``aclose``; the decoders are msgspec unless replaced."""
 
-    async def start(self) -> None:
-        self.session = aiohttp.ClientSession(
-            headers=_headers(self.info),
-            connector=aiohttp.TCPConnector(limit=self.connections, limit_per_host=self.connections),
-        )
-
-    async def _get(self, url: str, params: dict[str, str] | None = None) -> bytes:
-        assert self.session is not None
-        async with self.session.get(url, params=params) as response:
-            body = await response.read()
-            if response.status != 200:
-                raise RuntimeError(f"HTTP {response.status}")
-            return body
-
-    async def _post(self, url: str, payload: Any) -> bytes:
-        assert self.session is not None
-        async with self.session.post(
-            url, data=ENCODER.encode(payload), headers={"Content-Type": "application/json"}
-        ) as response:
-            body = await response.read()
-            if response.status >= 300:
-                raise RuntimeError(f"HTTP {response.status}")
-            return body
-
-    async def get_viewable(self, viewable_id: str) -> Any:
-        return VIEWABLE.decode(await self._get(f"{self.base}/partner/viewables/{viewable_id}"))
-
-    async def lookup(self, email: str) -> str:
-        body = await self._post(f"{self.base}/partner/users/lookup", {"email": email})
-        return USER_ID.decode(body).user_id
-
-    async def stream(self, page_size: int, limit: int) -> int:
-        count = 0
-        cursor: str | None = None
-        url = f"{self.base}/partner/viewables"
-        while True:
-            params = {"size": str(page_size)}
-            if cursor:
-                params["cursor"] = cursor
-            page = PAGE.decode(await self._get(url, params))
-            for viewable in page.viewables:
-                _ = viewable.metadata.title
-                count += 1
-                if count >= limit:
-                    return count
-            cursor = page.cursor
-            if cursor is None:
-                return count
-
-    async def entitle(self, user_id: str, offer_id: str) -> None:
-        body = await self._post(
-            f"{self.base}/partner/users/{user_id}/entitlements", [{"offerId": offer_id}]
-        )
-        RESULTS.decode(body)
-
-    async def aclose(self) -> None:
-        if self.session is not None:
-            await self.session.close()
-
-
-# --------------------------------------------------------------------------- httpx
-
-
-class HttpxMsgspecClient:
     page_decode: Any = staticmethod(PAGE.decode)
     viewable_decode: Any = staticmethod(VIEWABLE.decode)
     user_id_decode: Any = staticmethod(lambda body: USER_ID.decode(body).user_id)
@@ -322,32 +255,12 @@ class HttpxMsgspecClient:
         self.info = info
         self.connections = connections
         self.base = info["base_url"]
-        self.client: Any = None
-
-    async def start(self) -> None:
-        import httpx
-
-        self.client = httpx.AsyncClient(
-            headers=_headers(self.info),
-            limits=httpx.Limits(
-                max_connections=self.connections, max_keepalive_connections=self.connections
-            ),
-            timeout=60.0,
-        )
 
     async def _get(self, url: str, params: dict[str, str] | None = None) -> bytes:
-        response = await self.client.get(url, params=params)
-        if response.status_code != 200:
-            raise RuntimeError(f"HTTP {response.status_code}")
-        return bytes(response.content)
+        raise NotImplementedError
 
     async def _post(self, url: str, payload: Any) -> bytes:
-        response = await self.client.post(
-            url, content=ENCODER.encode(payload), headers={"Content-Type": "application/json"}
-        )
-        if response.status_code >= 300:
-            raise RuntimeError(f"HTTP {response.status_code}")
-        return bytes(response.content)
+        raise NotImplementedError
 
     async def get_viewable(self, viewable_id: str) -> Any:
         return self.viewable_decode(await self._get(f"{self.base}/partner/viewables/{viewable_id}"))
@@ -379,6 +292,71 @@ class HttpxMsgspecClient:
             f"{self.base}/partner/users/{user_id}/entitlements", [{"offerId": offer_id}]
         )
         self.results_decode(body)
+
+
+class RawClient(_PlainClient):
+    """aiohttp + msgspec."""
+
+    session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        self.session = aiohttp.ClientSession(
+            headers=_headers(self.info),
+            connector=aiohttp.TCPConnector(limit=self.connections, limit_per_host=self.connections),
+        )
+
+    async def _get(self, url: str, params: dict[str, str] | None = None) -> bytes:
+        assert self.session is not None
+        async with self.session.get(url, params=params) as response:
+            body = await response.read()
+            if response.status != 200:
+                raise RuntimeError(f"HTTP {response.status}")
+            return body
+
+    async def _post(self, url: str, payload: Any) -> bytes:
+        assert self.session is not None
+        async with self.session.post(
+            url, data=ENCODER.encode(payload), headers={"Content-Type": "application/json"}
+        ) as response:
+            body = await response.read()
+            if response.status >= 300:
+                raise RuntimeError(f"HTTP {response.status}")
+            return body
+
+    async def aclose(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+
+class HttpxMsgspecClient(_PlainClient):
+    """httpx + msgspec."""
+
+    client: Any = None
+
+    async def start(self) -> None:
+        import httpx
+
+        self.client = httpx.AsyncClient(
+            headers=_headers(self.info),
+            limits=httpx.Limits(
+                max_connections=self.connections, max_keepalive_connections=self.connections
+            ),
+            timeout=60.0,
+        )
+
+    async def _get(self, url: str, params: dict[str, str] | None = None) -> bytes:
+        response = await self.client.get(url, params=params)
+        if response.status_code != 200:
+            raise RuntimeError(f"HTTP {response.status_code}")
+        return bytes(response.content)
+
+    async def _post(self, url: str, payload: Any) -> bytes:
+        response = await self.client.post(
+            url, content=ENCODER.encode(payload), headers={"Content-Type": "application/json"}
+        )
+        if response.status_code >= 300:
+            raise RuntimeError(f"HTTP {response.status_code}")
+        return bytes(response.content)
 
     async def aclose(self) -> None:
         if self.client is not None:
