@@ -1,4 +1,4 @@
-"""Developer sessions: `nox -s tests`, `nox -s lint`, `nox -s typecheck`, `nox -s bench`."""
+"""Developer sessions: `nox -s tests`, `fuzz`, `lint`, `typecheck` and `bench`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,20 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 def tests(session: nox.Session) -> None:
     session.install("-e", ".[test,cli]")
     session.run("pytest", "-q", *session.posargs)
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """The property-based tests with many more generated examples (not derandomised)."""
+    session.install("-e", ".[test,cli]")
+    session.run(
+        "pytest",
+        "-q",
+        "-m",
+        "property",
+        *session.posargs,
+        env={"MAGINE_HYPOTHESIS_PROFILE": "fuzz"},
+    )
 
 
 @nox.session

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -33,7 +34,14 @@ from ._errors import (
     TransportError,
 )
 
-__all__ = ["AttemptHooks", "RetryPolicy", "attempt_hooks", "current_attempt_hooks", "is_retriable"]
+__all__ = [
+    "AttemptHooks",
+    "RetryPolicy",
+    "attempt_hooks",
+    "current_attempt_hooks",
+    "is_retriable",
+    "safe_wait",
+]
 
 T = TypeVar("T")
 
@@ -47,8 +55,11 @@ class RetryPolicy:
       at ``max_wait``; with ``jitter`` the wait is drawn uniformly from ``[0, that]`` (full
       jitter), so a fleet of clients does not retry in lock-step.
     - ``max_retry_after``: a server's ``Retry-After`` is honoured up to this many seconds.
-    - ``deadline``: optional bound, in seconds, on the whole call including waits; no retry
-      starts that would sleep past it.
+    - ``deadline``: optional bound, in seconds, on the whole call including waits: no retry
+      starts whose wait would end past it, and each attempt's total timeout is capped at the
+      time that remains. A call with a deadline therefore ends within it, give or take the
+      event loop's scheduling (a few milliseconds) and the time to sign a JWT when one is due
+      (a worker thread, about 2 ms).
     - ``sleep`` / ``clock`` / ``rng``: injectable for tests, so no test sleeps for real.
 
     Which failures are retried: 5xx answers, 429, timeouts, connection errors and unreadable
@@ -70,10 +81,15 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts: must be at least 1")
-        if self.initial_wait < 0 or self.max_wait < 0 or self.max_retry_after < 0:
-            raise ValueError("retry waits: must not be negative")
-        if self.deadline is not None and self.deadline <= 0:
-            raise ValueError("deadline: must be positive")
+        for name in ("initial_wait", "max_wait", "max_retry_after"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name}: must be a finite number of seconds, not negative")
+        if self.deadline is not None and (not math.isfinite(self.deadline) or self.deadline <= 0):
+            raise ValueError("deadline: must be a finite, positive number of seconds")
+
+    async def _sleep_safely(self, seconds: float) -> None:
+        await self.sleep(safe_wait(seconds))
 
     @classmethod
     def disabled(cls) -> RetryPolicy:
@@ -82,15 +98,27 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int) -> float:
         """Back-off before retry number ``retry_number`` (1 for the first retry), without hints."""
-        ceiling: float = min(self.max_wait, self.initial_wait * (2 ** (retry_number - 1)))
-        return ceiling * self.rng() if self.jitter else ceiling
+        # The exponent is bounded: max_wait caps the wait long before 2**64.
+        exponent = min(max(retry_number - 1, 0), 64)
+        ceiling: float = min(self.max_wait, self.initial_wait * float(2**exponent))
+        return safe_wait(ceiling * self.rng() if self.jitter else ceiling)
 
     def wait_for(self, retry_number: int, error: BaseException | None) -> float:
-        """The wait before retry ``retry_number`` after ``error``: Retry-After wins, capped."""
+        """The wait before retry ``retry_number`` after ``error``: Retry-After wins, capped.
+
+        Always a finite number of seconds, zero or more, whatever the hint or the ``rng``.
+        """
         hint = error.retry_after if isinstance(error, APIError) else None
-        if hint is not None:
-            return min(max(hint, 0.0), self.max_retry_after)
+        if hint is not None and math.isfinite(hint) and hint >= 0:
+            return min(hint, self.max_retry_after)
         return self.backoff(retry_number)
+
+    def remaining(self, started: float) -> float | None:
+        """Seconds left before the deadline of a call that started at ``started`` (None: no
+        deadline)."""
+        if self.deadline is None:
+            return None
+        return self.deadline - (self.clock() - started)
 
     async def run(
         self,
@@ -110,20 +138,26 @@ class RetryPolicy:
         """
         pending: list[BaseException] = [first_error]
         policy = self
+        # The wait after each failed attempt is drawn once: the deadline check and the sleep
+        # see the same number (tenacity asks for both, in an order that is its own).
+        planned: dict[int, float] = {}
 
         def wait(state: RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            return policy.wait_for(state.attempt_number, error)
+            number = state.attempt_number
+            if number not in planned:
+                planned.clear()
+                error = state.outcome.exception() if state.outcome else None
+                planned[number] = policy.wait_for(number, error)
+            return planned[number]
 
         class _Stop(stop_base):
             def __call__(self, state: RetryCallState) -> bool:
                 if state.attempt_number >= policy.max_attempts:
                     return True
                 error = state.outcome.exception() if state.outcome else None
-                if policy.deadline is not None:
-                    upcoming = policy.wait_for(state.attempt_number, error)
-                    if policy.clock() - started + upcoming > policy.deadline:
-                        return True
+                remaining = policy.remaining(started)
+                if remaining is not None and wait(state) >= remaining:
+                    return True
                 return allow_retry is not None and error is not None and not allow_retry(error)
 
         def before_sleep(state: RetryCallState) -> None:
@@ -137,7 +171,7 @@ class RetryPolicy:
             stop=_Stop(),
             wait=wait,
             retry=retry_if_exception(lambda exc: is_retriable(exc, retry_safe=retry_safe)),
-            sleep=self.sleep,
+            sleep=self._sleep_safely,
             before_sleep=before_sleep,
             reraise=True,
         )
@@ -147,6 +181,16 @@ class RetryPolicy:
                     raise pending.pop()
                 return await attempt()
         raise AssertionError("unreachable: tenacity ends with a result or the last error")
+
+
+def safe_wait(seconds: float) -> float:
+    """``seconds`` if it is a finite number of seconds, zero or more; else 0.
+
+    Every wait the SDK sleeps passes through here: a NaN or infinite timer corrupts the event
+    loop's timer heap (other timers of the application then fire late), and a negative one is
+    meaningless.
+    """
+    return seconds if math.isfinite(seconds) and seconds > 0 else 0.0
 
 
 def is_retriable(error: BaseException, *, retry_safe: bool) -> bool:

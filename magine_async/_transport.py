@@ -12,6 +12,8 @@ import asyncio
 import builtins
 import email.utils
 import logging
+import math
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -149,8 +151,19 @@ _REDACTED = "<redacted>"
 _MIN_PARTIAL = 4
 
 
+# A JWT (or the start of one, cut short by an excerpt): base64url of '{"' and what follows.
+# Every token the client signed is a bearer credential; any of them may come back in an
+# answer (a proxy echoing the Authorization header), whichever of them was sent.
+_JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*){0,2}")
+
+
 def redact(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every secret replaced, including one cut short at the end of an excerpt."""
+    """``text`` with every secret replaced, including one cut short at the end of an excerpt.
+
+    Besides ``secrets``, anything shaped like a JWT is replaced.
+    """
+    if "eyJ" in text:
+        text = _JWT_SHAPE.sub(_REDACTED, text)
     for secret in secrets:
         if not secret or not text:
             continue
@@ -163,19 +176,38 @@ def redact(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
-def _retry_after(value: str | None, now: float) -> float | None:
+_DELAY_SECONDS = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
+_UTC_ZONES = frozenset({"GMT", "UTC", "UT", "Z", "+0000"})
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """The wait a ``Retry-After`` header asks for, or None when there is no usable one.
+
+    Usable: a number of seconds (digits, optionally with a decimal fraction) or an HTTP date
+    with an explicit UTC zone (``GMT``, as HTTP dates are written). Anything else (``nan``,
+    ``inf``, a negative or exponent form, garbage, an empty value, a date without a zone or with
+    the "unknown zone" ``-0000``) is treated as absent, so the ordinary back-off applies. A
+    date already past means 0.
+    """
     if not value:
         return None
     value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
+    if _DELAY_SECONDS.fullmatch(value):
+        return float(value)
+    zone = value.rsplit(None, 1)[-1].upper() if value else ""
+    if zone not in _UTC_ZONES:
+        return None
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return max(when.timestamp() - now, 0.0)
+    if when.tzinfo is None:
+        return None
+    try:
+        seconds = when.timestamp() - now
+    except (OverflowError, OSError, ValueError):
+        return None
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 def _excerpt(body: bytes) -> str:
@@ -294,20 +326,21 @@ class Transport:
         trace_ids: list[str] = []
         attempts = [0]
         started = policy.clock()
+        deadline = (policy, started) if policy.deadline is not None else None
         hooks = current_attempt_hooks()
 
         async def attempt() -> Response[T]:
             attempts[0] += 1
             if hooks is None:
                 return await self._attempt(
-                    op, path, url, decode, body, headers, trace_ids, attempts[0], secrets
+                    op, path, url, decode, body, headers, trace_ids, attempts[0], secrets, deadline
                 )
             token = await hooks.before_attempt()
             status: int | None = None
             error: BaseException | None = None
             try:
                 response = await self._attempt(
-                    op, path, url, decode, body, headers, trace_ids, attempts[0], secrets
+                    op, path, url, decode, body, headers, trace_ids, attempts[0], secrets, deadline
                 )
                 status = response.status
                 return response
@@ -364,6 +397,7 @@ class Transport:
         trace_ids: list[str],
         number: int,
         secrets: Sequence[str],
+        deadline: tuple[RetryPolicy, float] | None,
     ) -> Response[T]:
         reminted = False
         while True:
@@ -379,9 +413,14 @@ class Transport:
                 headers["Content-Type"] = "application/json"
             if extra_headers:
                 headers.update(extra_headers)
+            limits = (
+                self._aiohttp_timeout if deadline is None else self._capped(op, path, *deadline)
+            )
             started = time.perf_counter()
             try:
-                status, payload, response_headers = await self._send(op, path, url, headers, body)
+                status, payload, response_headers = await self._send(
+                    op, path, url, headers, body, limits
+                )
             except TransportError as exc:
                 self._log(op, path, type(exc).__name__, number, started, None)
                 raise
@@ -398,7 +437,9 @@ class Transport:
             except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
                 raise InvalidResponseError(
                     status,
-                    messages=[f"the response body could not be decoded: {exc}"],
+                    messages=[
+                        self._redact(f"the response body could not be decoded: {exc}", secrets)
+                    ],
                     trace_ids=trace_ids,
                     method=op.method,
                     path=path,
@@ -408,6 +449,29 @@ class Transport:
         error = self._error(op, path, status, payload, response_headers, trace_ids, secrets)
         self._log(op, path, status, number, started, error.trace_id)
         raise error
+
+    def _capped(
+        self, op: Operation, path: str, policy: RetryPolicy, started: float
+    ) -> aiohttp.ClientTimeout:
+        """This attempt's timeout when the call has a deadline: at most the time that remains."""
+        remaining = policy.remaining(started)
+        assert remaining is not None
+        if remaining <= 0:
+            raise TimeoutError(
+                f"{op.method} {path}: the call's deadline of {policy.deadline} s has passed",
+                method=op.method,
+                path=path,
+                cause="deadline",
+                request_sent=False,
+            )
+        total = self._timeouts.total
+        return aiohttp.ClientTimeout(
+            total=remaining if total is None else min(total, remaining),
+            sock_connect=self._timeouts.connect,
+            sock_read=self._timeouts.read,
+            # aiohttp rounds timeouts of 5 s and more up to a whole second; a deadline is exact.
+            ceil_threshold=math.inf,
+        )
 
     def _install_token(self, token: str) -> None:
         """Put the current JWT into the owned session's default headers.
@@ -426,6 +490,7 @@ class Transport:
         url: URL,
         headers: dict[str, str],
         body: bytes | None,
+        limits: aiohttp.ClientTimeout,
     ) -> tuple[int, bytes, CIMultiDictProxy[str]]:
         session = self.session()
         try:
@@ -434,7 +499,7 @@ class Transport:
                 url,
                 headers=headers or None,
                 data=body,
-                timeout=self._aiohttp_timeout,
+                timeout=limits,
                 allow_redirects=False,
             ) as response:
                 payload = await response.read()
@@ -498,15 +563,15 @@ class Transport:
         except (msgspec.DecodeError, msgspec.ValidationError):
             excerpt = _excerpt(payload)
         else:
-            error_code = parsed.errorCode
+            error_code = parsed.errorCode and self._redact(parsed.errorCode, secrets)
             messages = [self._redact(message, secrets) for message in parsed.message_list()]
             if error_code is None and not messages:
                 excerpt = _excerpt(payload)
         excerpt = self._redact(excerpt, secrets)
-        trace_id = parse_trace_id(messages) or headers.get("X-Trace-Id")
+        trace_id = parse_trace_id(messages) or self._redact(headers.get("X-Trace-Id", ""), secrets)
         if trace_id:
             trace_ids.append(trace_id)
-        retry_after = _retry_after(headers.get("Retry-After"), self._wall_clock())
+        retry_after = retry_after_seconds(headers.get("Retry-After"), self._wall_clock())
         return error_for_status(status)(
             status,
             error_code=error_code,

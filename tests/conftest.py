@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import magine_async
 from magine_async import MagineClient, RetryPolicy
@@ -19,6 +21,25 @@ from .support import (
 )
 
 pytest_plugins = ["magine_async.sandbox.pytest_plugin"]
+
+# Property-based tests: a fixed, derandomised profile in CI and by default (bounded, the same
+# examples every run); `nox -s fuzz` selects the long "fuzz" profile.
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    derandomize=True,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=3000,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile(os.environ.get("MAGINE_HYPOTHESIS_PROFILE", "ci"))
 
 _created_errors: list[BaseException] = []
 _original_init = magine_async.MagineError.__init__

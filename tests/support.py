@@ -144,3 +144,52 @@ class FakeSleep:
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
         await asyncio.sleep(0)
+
+
+class EchoServer:
+    """A loopback server that answers every request with an error echoing all its headers.
+
+    ``style`` picks how: ``"json"`` (the documented error body, one message per header, 400),
+    ``"html"`` (a proxy's 502 page), ``"trace"`` (a 503 whose message carries a trace id and
+    the headers) or ``"rotate"`` (the three in turn). ``padding`` puts that many characters
+    before the echoed text, to move it across the SDK's excerpt boundary.
+    """
+
+    def __init__(self, style: str = "rotate", padding: int = 0) -> None:
+        self.style = style
+        self.padding = padding
+        self.requests = 0
+        self.base_url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        import json
+
+        self.requests += 1
+        styles = ("json", "html", "trace")
+        style = styles[self.requests % 3] if self.style == "rotate" else self.style
+        echoed = [f"{name}: {value}" for name, value in request.headers.items()]
+        pad = "x" * self.padding
+        if style == "json":
+            body = json.dumps({"errorCode": "badRequest", "messages": [pad, *echoed]})
+            return web.Response(status=400, text=body, content_type="application/json")
+        if style == "trace":
+            message = f"{pad}Internal error. Trace ID e{self.requests}. " + "; ".join(echoed)
+            body = json.dumps({"errorCode": "internalError", "messages": [message]})
+            return web.Response(status=503, text=body, content_type="application/json")
+        page = f"<html><body>{pad}<h1>502 Bad Gateway</h1><pre>{'<br>'.join(echoed)}</pre>"
+        return web.Response(status=502, text=page + "</body></html>", content_type="text/html")
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.base_url = f"http://127.0.0.1:{port}/api/v1"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()

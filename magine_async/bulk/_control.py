@@ -34,7 +34,7 @@ from .._errors import (
     TimeoutError,
     TransportError,
 )
-from .._retry import AttemptHooks
+from .._retry import AttemptHooks, safe_wait
 from ._outcome import Summary
 
 __all__ = ["PoolControl", "RetryBudget", "Shard", "WorkerHooks", "retry_cause"]
@@ -168,7 +168,7 @@ class PoolControl:
         self.adaptive = adaptive
         self.in_flight = 0
         self._summary = summary
-        self._sleep = sleep
+        self._sleep_for = sleep
         self._clock = clock
         self._max_pause = max_pause
         self._interval = 1.0 / rate_limit if rate_limit else 0.0
@@ -251,7 +251,7 @@ class PoolControl:
 
     def pause(self, seconds: float) -> None:
         """Hold every new attempt for ``seconds`` (capped), or extend the current pause."""
-        seconds = min(max(seconds, 0.0), self._max_pause)
+        seconds = min(safe_wait(seconds), self._max_pause)
         if seconds <= 0:
             return
         until = self._clock() + seconds
@@ -272,6 +272,9 @@ class PoolControl:
                 await self._sleep(extra)
         finally:
             self._open.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        await self._sleep_for(safe_wait(seconds))
 
     @property
     def paused(self) -> bool:

@@ -26,7 +26,7 @@ from .._errors import (
     MagineError,
     NotFoundError,
 )
-from .._retry import RetryPolicy
+from .._retry import RetryPolicy, safe_wait
 from ..journal import Journal
 from ..models import (
     UNSET,
@@ -432,7 +432,7 @@ class Bulk:
                         ),
                         {"requestId": request_id, "status": job.status.value},
                     )
-                await sleep(delay)
+                await sleep(safe_wait(delay))
                 waited += delay
                 delay = min(delay * poll["poll_factor"], poll["poll_max"])
             result = {"requestId": request_id, "status": job.status.value}
