@@ -74,6 +74,7 @@ import asyncio
 import contextlib
 import datetime as _dt
 import hashlib
+import math
 import os
 import time
 from collections.abc import Callable
@@ -154,7 +155,7 @@ class CheckpointCounts(msgspec.Struct, kw_only=True):
 class SkipSet(msgspec.Struct, kw_only=True):
     """Viewables exported earlier with ``modifiedAt == modified_at``: id -> line digest."""
 
-    modified_at: int
+    modified_at: int | float
     ids: dict[str, str] = msgspec.field(default_factory=dict)
 
     def holds(self, viewable: Viewable, line: bytes) -> bool:
@@ -168,7 +169,7 @@ class SkipSet(msgspec.Struct, kw_only=True):
 class NewestSeen(msgspec.Struct, kw_only=True):
     """The newest ``modifiedAt`` exported and the viewables exported in that second."""
 
-    modified_at: int | None = None
+    modified_at: int | float | None = None
     ids: dict[str, str] = msgspec.field(default_factory=dict)
     ids_complete: bool = True
 
@@ -226,7 +227,8 @@ class Checkpoint(msgspec.Struct, kw_only=True):
     ) -> tuple[int | None, SkipSet | None]:
         """``(modified_after, skip)`` for the export that follows this completed one."""
         newest = self.newest.modified_at
-        after = self.query.modified_after if newest is None else newest - 1
+        # Whole seconds: one before the newest exported (a fractional modifiedAt included).
+        after = self.query.modified_after if newest is None else math.floor(newest) - 1
         if after is not None:
             # A viewable modified during this run may be behind the cursor with an older
             # modifiedAt than the newest exported: start again from the run's start then.

@@ -14,6 +14,17 @@ Models are declared with ``gc=False``: they are trees decoded from JSON (or buil
 keyword arguments) and never take part in a reference cycle, so the garbage collector has no
 reason to track them. This keeps catalogue streaming fast.
 
+Numbers
+-------
+The API document says ``integer`` where it means one (resolution width and height, frame rate
+fractions, audio container indexes and channel counts of a transcoding request, HDR light
+levels): those fields are ``int``. Every other numeric property is a JSON ``number`` (epoch
+seconds such as ``createdAt``, durations, ``season``/``episode``, vod audio channel counts),
+typed ``int | float``: a number written without fraction or exponent (``1623853814``) decodes
+to an ``int``, any other (``1623853814.0``, ``1623853814.5``) to a ``float``, and each encodes
+back in the same form, so a value received is sent back unchanged. Both work with arithmetic,
+comparisons and ``datetime.fromtimestamp``.
+
 Open enumerations
 -----------------
 The API documents closed value sets (a viewable ``kind``, a vod ``status``, ...), but it also

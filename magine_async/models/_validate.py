@@ -19,6 +19,8 @@ input source pattern        ``^(?!/)[0-9A-Za-z/._-]{2,1000}$`` (no protocol, no 
 resolution                  width >= 640, height >= 480
 frame rate                  60/1, 50/1, 30/1, 25/1, 24/1, 60000/1001, 30000/1001, 24000/1001
 containerIndex, channels    integers >= 1
+epoch seconds               a number >= 0, int or finite float (viewable windows, filters)
+season, episode             a number, int or finite float
 minItems 1                  inputs, tracks.audio, tracks.subtitles, outputs.audio[].tracks,
                             outputs.audio[].channel_order
 country code                ISO 3166-1 alpha-2, assigned codes, any case
@@ -36,9 +38,10 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
+import math
 import re
 from collections.abc import Sequence
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, overload
 
 from msgspec import UNSET
 
@@ -158,6 +161,14 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_number(value: object) -> bool:
+    """A JSON ``number``: an int (``bool`` excluded) or a finite float (NaN and infinities
+    have no JSON form)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return _is_int(value)
+
+
 # --------------------------------------------------------------------------- scalars
 
 
@@ -246,11 +257,20 @@ def validate_min_items(items: object, minimum: int, field: str) -> Sequence[Any]
     return items
 
 
-def validate_epoch_seconds(value: object, field: str) -> int:
-    """A number of seconds since the epoch: a non-negative integer."""
-    if not _is_int(value):
-        raise _fail(field, "must be an integer number of seconds since the epoch", value)
-    assert isinstance(value, int)
+@overload
+def validate_epoch_seconds(value: int, field: str) -> int: ...
+
+
+@overload
+def validate_epoch_seconds(value: object, field: str) -> int | float: ...
+
+
+def validate_epoch_seconds(value: object, field: str) -> int | float:
+    """A number of seconds since the epoch (the API's ``number``): a non-negative int or
+    finite float, returned as given (a float is not truncated)."""
+    if not _is_number(value):
+        raise _fail(field, "must be a number of seconds since the epoch", value)
+    assert isinstance(value, int | float)
     if value < 0:
         raise _fail(field, "must be >= 0 (seconds since the epoch)", value)
     return value
@@ -384,8 +404,8 @@ def _validate_metadata_common(obj: ViewableMetadata | ViewablePatch, field: str)
         validate_show_id(obj.show_id, f"{field}.show_id")
     for name in ("season", "episode"):
         value = getattr(obj, name)
-        if value is not UNSET and not _is_int(value):
-            raise _fail(f"{field}.{name}", "must be an integer", value)
+        if value is not UNSET and not _is_number(value):
+            raise _fail(f"{field}.{name}", "must be a number", value)
     if obj.ratings is not UNSET:
         if not isinstance(obj.ratings, list):
             raise _fail(f"{field}.ratings", "must be a list of ContentRating", show=False)
@@ -398,7 +418,7 @@ def validate_viewable_metadata(metadata: object, field: str = "metadata") -> Vie
     """Metadata for ``create``/``replace``.
 
     Checks ``kind`` (a documented kind, or the kind the server sent for this metadata),
-    ``title``, epoch-second windows, ``show_id`` (UUID; required for an episode), integer
+    ``title``, epoch-second windows, ``show_id`` (UUID; required for an episode), numeric
     season/episode, ratings, and country lists, which it lower-cases in place.
     """
     if not isinstance(metadata, ViewableMetadata):

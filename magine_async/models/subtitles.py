@@ -101,8 +101,8 @@ class SubtitleJob(Model, kw_only=True):
     """UUID of the vod (asset) the subtitle belongs to."""
     subtitle_language: str
     subtitle_type: SubtitleType
-    created_at: int
-    updated_at: int
+    created_at: int | float
+    updated_at: int | float
     status: SubtitleJobStatus
     error_message: str | None = None
 

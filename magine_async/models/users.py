@@ -64,7 +64,7 @@ class User(Model, kw_only=True):
     user_id: str
     country: str
     """ISO 3166-1 alpha-2 country code."""
-    created_timestamp: int | None = None
+    created_timestamp: int | float | None = None
     """Epoch seconds."""
     locale: str | None = None
     email: str | None = None

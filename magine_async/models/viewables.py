@@ -49,8 +49,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
+import operator
 from collections.abc import Mapping
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, overload
 
 import msgspec
@@ -181,13 +182,13 @@ class _MetadataFields(Model, kw_only=True):
     synopsis: str | UnsetType = UNSET
     genres: list[str] | UnsetType = UNSET
     labels: list[str] | UnsetType = UNSET
-    viewable_window_start: int | UnsetType = UNSET
-    viewable_window_end: int | UnsetType = UNSET
+    viewable_window_start: int | float | UnsetType = UNSET
+    viewable_window_end: int | float | UnsetType = UNSET
     country_blacklist: list[str] | UnsetType = UNSET
     country_whitelist: list[str] | UnsetType = UNSET
     show_id: str | UnsetType = UNSET
-    season: int | UnsetType = UNSET
-    episode: int | UnsetType = UNSET
+    season: int | float | UnsetType = UNSET
+    episode: int | float | UnsetType = UNSET
     ratings: list[ContentRating] | UnsetType = UNSET
     custom_id: str | UnsetType = UNSET
     images: list[ViewableImage] | UnsetType = UNSET
@@ -236,10 +237,9 @@ _REQUIRED_WIRE: Final = ("kind", "title")
 
 
 def _strip_unset(tp: Any) -> Any:
+    """``T | UnsetType`` -> ``T`` (``int | float | UnsetType`` -> ``int | float``)."""
     args = [a for a in getattr(tp, "__args__", (tp,)) if a is not UnsetType]
-    if len(args) == 1:
-        return args[0]
-    return tp  # pragma: no cover - every optional field is `T | UnsetType`
+    return functools.reduce(operator.or_, args)
 
 
 _FIELDS_DECODER: Final = msgspec.json.Decoder(_MetadataFields)
@@ -268,7 +268,7 @@ def _decode_fields(src: msgspec.Raw) -> _MetadataFields:
     The usual path is one Struct decode (unknown top-level properties are skipped by msgspec).
     If that fails, properties are decoded one by one: ratings or images with properties the
     SDK does not model are typed without them; a known property of an unexpected type
-    (``"synopsis": null``, a fractional ``season``) stays ``UNSET`` in the typed view. Either
+    (``"synopsis": null``, a ``season`` sent as a string) stays ``UNSET`` in the typed view. Either
     way the raw text is re-emitted on encode while the value is unchanged. ``kind`` and
     ``title`` must be valid.
     """
@@ -363,13 +363,13 @@ class ViewableMetadata:
         synopsis = _Known[str | UnsetType]()
         genres = _Known[list[str] | UnsetType]()
         labels = _Known[list[str] | UnsetType]()
-        viewable_window_start = _Known[int | UnsetType]()
-        viewable_window_end = _Known[int | UnsetType]()
+        viewable_window_start = _Known[int | float | UnsetType]()
+        viewable_window_end = _Known[int | float | UnsetType]()
         country_blacklist = _Known[list[str] | UnsetType]()
         country_whitelist = _Known[list[str] | UnsetType]()
         show_id = _Known[str | UnsetType]()
-        season = _Known[int | UnsetType]()
-        episode = _Known[int | UnsetType]()
+        season = _Known[int | float | UnsetType]()
+        episode = _Known[int | float | UnsetType]()
         ratings = _Known[list[ContentRating] | UnsetType]()
         custom_id = _Known[str | UnsetType]()
         images = _Known[list[ViewableImage] | UnsetType]()
@@ -382,13 +382,13 @@ class ViewableMetadata:
         synopsis: str | UnsetType = UNSET,
         genres: list[str] | UnsetType = UNSET,
         labels: list[str] | UnsetType = UNSET,
-        viewable_window_start: int | UnsetType = UNSET,
-        viewable_window_end: int | UnsetType = UNSET,
+        viewable_window_start: int | float | UnsetType = UNSET,
+        viewable_window_end: int | float | UnsetType = UNSET,
         country_blacklist: list[str] | UnsetType = UNSET,
         country_whitelist: list[str] | UnsetType = UNSET,
         show_id: str | UnsetType = UNSET,
-        season: int | UnsetType = UNSET,
-        episode: int | UnsetType = UNSET,
+        season: int | float | UnsetType = UNSET,
+        episode: int | float | UnsetType = UNSET,
         ratings: list[ContentRating] | UnsetType = UNSET,
         custom_id: str | UnsetType = UNSET,
         images: list[ViewableImage] | UnsetType = UNSET,
@@ -616,7 +616,7 @@ def _checked_extra(extra: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def _install_properties() -> None:
     for attr in _ATTRS:
-        getter = attrgetter(f"_fields.{attr}")
+        getter = operator.attrgetter(f"_fields.{attr}")
 
         def setter(self: ViewableMetadata, value: Any, _attr: str = attr) -> None:
             if _attr == "kind":
@@ -667,13 +667,13 @@ class ViewablePatch(Model, kw_only=True):
     synopsis: str | UnsetType = UNSET
     genres: list[str] | UnsetType = UNSET
     labels: list[str] | UnsetType = UNSET
-    viewable_window_start: int | UnsetType = UNSET
-    viewable_window_end: int | UnsetType = UNSET
+    viewable_window_start: int | float | UnsetType = UNSET
+    viewable_window_end: int | float | UnsetType = UNSET
     country_blacklist: list[str] | UnsetType = UNSET
     country_whitelist: list[str] | UnsetType = UNSET
     show_id: str | UnsetType = UNSET
-    season: int | UnsetType = UNSET
-    episode: int | UnsetType = UNSET
+    season: int | float | UnsetType = UNSET
+    episode: int | float | UnsetType = UNSET
     ratings: list[ContentRating] | UnsetType = UNSET
 
 
@@ -728,7 +728,7 @@ class SubtitleTrack(Model, kw_only=True):
 class VodAudioChannels(Model, kw_only=True):
     """An ``audioChansPerLang`` item: number of audio channels for a language."""
 
-    channels: int
+    channels: int | float
     language: str
 
 
@@ -741,9 +741,9 @@ class Vod(Model, kw_only=True):
     """Id of the partner."""
     source_id: str
     status: VodStatus
-    created_at: int | None = None
+    created_at: int | float | None = None
     """Epoch seconds."""
-    modified_at: int | None = None
+    modified_at: int | float | None = None
     """Epoch seconds."""
     rights: VodRights | None = None
     publish: bool | None = None
@@ -765,7 +765,7 @@ class LiveEvent(Model, kw_only=True):
     """A live event playable."""
 
     id: str
-    start_time_utc: int
+    start_time_utc: int | float
     """Epoch seconds."""
 
 
@@ -782,10 +782,10 @@ class Broadcast(Model, kw_only=True):
 
     id: str
     source_id: str
-    start_time_utc: int
-    stop_time_utc: int
-    catchup_from: int
-    catchup_to: int
+    start_time_utc: int | float
+    stop_time_utc: int | float
+    catchup_from: int | float
+    catchup_to: int | float
     channel_viewable_id: str
     """Id of the channel viewable: a UUID, or digits for legacy live channels."""
     duration: int | float
@@ -815,8 +815,8 @@ class Viewable(Model, kw_only=True):
         metadata: ViewableMetadata
     else:
         metadata: msgspec.Raw
-    created_at: int
-    modified_at: int
+    created_at: int | float
+    modified_at: int | float
     publish: bool
     vods: list[Vod] | None = None
     live_events: list[LiveEvent] | None = None

@@ -58,14 +58,21 @@ _viewable = decoder(Viewable)
 _page = decoder(ViewablePage)
 
 
-def _epoch(value: int | _dt.datetime | None, field: str) -> int | None:
+def _epoch(value: float | _dt.datetime | None, field: str) -> int | str | None:
+    """A ``createdAfter`` / ``modifiedAfter`` query value: whole seconds as an int, a
+    fraction written out in plain decimal (never an exponent form)."""
     if value is None:
         return None
     if isinstance(value, _dt.datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValidationError(field, "must be a timezone-aware datetime or epoch seconds")
         return int(value.timestamp())
-    return validate_epoch_seconds(value, field)
+    seconds = validate_epoch_seconds(value, field)
+    if isinstance(seconds, int):
+        return seconds
+    if seconds.is_integer():
+        return int(seconds)
+    return format(seconds, ".6f").rstrip("0")
 
 
 def _metadata(value: ViewableMetadata | Mapping[str, Any]) -> ViewableMetadata:
@@ -88,8 +95,8 @@ class Viewables(Resource):
         title: str | None = None,
         source_id: str | None = None,
         asset_id: str | None = None,
-        created_after: int | _dt.datetime | None = None,
-        modified_after: int | _dt.datetime | None = None,
+        created_after: float | _dt.datetime | None = None,
+        modified_after: float | _dt.datetime | None = None,
         page_size: int | None = None,
         cursor: str | None = None,
         prefetch: int = 1,

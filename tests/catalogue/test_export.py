@@ -26,6 +26,7 @@ from magine_async.catalogue import (
 from magine_async.models import Viewable, decode, encode
 from magine_async.sandbox import Sandbox
 
+from ..support import ScriptedServer
 from .conftest import exported_ids, read_viewables
 
 pytestmark = pytest.mark.sandbox(viewables=250, seed=3)
@@ -386,3 +387,40 @@ def test_the_checkpoint_is_replaced_atomically(tmp_path: Path) -> None:
     catalogue.write_atomically(path, b"two")
     assert path.read_bytes() == b"two"
     assert sorted(os.listdir(tmp_path)) == ["cp.json"]  # no temporary file left behind
+
+
+def test_a_fractional_modified_at_survives_the_checkpoint_and_the_next_since_last(
+    tmp_path: Path,
+) -> None:
+    """The document types ``modifiedAt`` as ``number``: a float must not break the checkpoint."""
+    item = decode(
+        json.dumps(
+            {
+                "id": "a",
+                "partnerId": "p",
+                "metadata": {"kind": "movie", "title": "a"},
+                "createdAt": 1.0,
+                "modifiedAt": 1_700_000_000.5,
+                "publish": True,
+            }
+        ),
+        Viewable,
+    )
+    cp = Checkpoint(output=CheckpointOutput(path="/x"), status="complete")
+    cp.newest.observe(item, encode(item))
+    cp.started_at = 1_800_000_000
+    path = tmp_path / "cp.json"
+    path.write_bytes(cp.to_json())
+    stored = load_checkpoint(path)
+    assert stored is not None and stored.newest.modified_at == 1_700_000_000.5
+    after, skip = stored.next_since_last()
+    assert after == 1_699_999_999  # whole seconds, before the newest
+    assert skip is not None and skip.holds(item, encode(item))
+
+
+async def test_a_fractional_modified_after_is_sent_in_plain_decimal(
+    server: ScriptedServer, client: MagineClient
+) -> None:
+    server.script((200, b'{"viewables": []}', {"Content-Type": "application/json"}))
+    assert [v async for v in client.viewables.list(modified_after=1_700_000_000.25)] == []
+    assert server.seen[0].query == "modifiedAfter=1700000000.25"

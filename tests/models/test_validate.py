@@ -140,7 +140,9 @@ def test_minimums() -> None:
     fails(v.validate_page_size, 0, field="page_size")
     assert v.validate_epoch_seconds(1623920603, "t") == 1623920603
     fails(v.validate_epoch_seconds, -1, "t", field="t")
-    fails(v.validate_epoch_seconds, 1.5, "t", field="t")
+    assert v.validate_epoch_seconds(1623920603.5, "t") == 1623920603.5  # the API's `number`
+    fails(v.validate_epoch_seconds, -0.5, "t", field="t")
+    fails(v.validate_epoch_seconds, "1623920603", "t", field="t", rule="number")
 
 
 @pytest.mark.parametrize(
@@ -310,7 +312,7 @@ def test_viewable_metadata_rules() -> None:
         md.replace(viewable_window_end=-5),
         field="metadata.viewable_window_end",
     )
-    fails(v.validate_viewable_metadata, md.replace(season=1.5), field="metadata.season")
+    fails(v.validate_viewable_metadata, md.replace(season="1"), field="metadata.season")
     fails(
         v.validate_viewable_metadata,
         md.replace(ratings=[ContentRating(system="", rating="1")]),
