@@ -48,6 +48,8 @@ T = TypeVar("T")
 logger = logging.getLogger("magine_async")
 
 _EXCERPT_BYTES = 200
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_NO_BODY_HEADERS = ("Content-Type",)
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
@@ -154,7 +156,7 @@ _MIN_PARTIAL = 4
 # A JWT (or the start of one, cut short by an excerpt): base64url of '{"' and what follows.
 # Every token the client signed is a bearer credential; any of them may come back in an
 # answer (a proxy echoing the Authorization header), whichever of them was sent.
-_JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*){0,2}")
+_JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+){0,2}")
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:
@@ -500,6 +502,10 @@ class Transport:
                 headers=headers or None,
                 data=body,
                 timeout=limits,
+                # aiohttp would label a missing body application/octet-stream.
+                skip_auto_headers=_NO_BODY_HEADERS
+                if body is None and op.method in _BODY_METHODS
+                else None,
                 allow_redirects=False,
             ) as response:
                 payload = await response.read()

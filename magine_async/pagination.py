@@ -13,27 +13,104 @@ scan; a page without a cursor ends it.
 Leaving a loop early (``break``, an exception, cancellation) cancels the fetch in progress:
 use ``async with pager:`` (or ``aclose()``) to make that deterministic; otherwise it happens
 as soon as the iterator is dropped.
+
+A server whose cursors come back to one already used in the scan (``c1 -> c2 -> c1``) would
+make the scan endless: the pager raises :class:`PaginationError` instead. The check keeps
+constant memory whatever the length of the scan: a digest of each of the last
+:data:`RECENT_CURSORS` cursors catches a cycle of up to that many pages before any page is
+handed out twice; Brent's cycle detection (one more digest) catches longer cycles too, within
+a few rounds of the cycle.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
 from ._errors import MagineError
 
-__all__ = ["AsyncPager", "Page", "PaginationError"]
+__all__ = ["RECENT_CURSORS", "AsyncPager", "Page", "PaginationError"]
 
 T = TypeVar("T")
 
 FetchPage = Callable[[str | None], Awaitable[tuple[list[T], str | None]]]
 
 
+RECENT_CURSORS = 1024
+"""How many of the latest cursors of a scan are remembered (as 16-byte digests) to catch a
+cursor cycle at once; longer cycles are caught by Brent's algorithm, in constant memory."""
+
+
 class PaginationError(MagineError):
-    """The server returned a cursor that would repeat the page just read (no progress)."""
+    """The server returned a cursor already used in this scan: its cursors cycle, and the scan
+    would repeat pages without end."""
+
+
+def _digest(cursor: str) -> bytes:
+    return hashlib.blake2b(cursor.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _shown(cursor: str) -> str:
+    return repr(cursor if len(cursor) <= 80 else cursor[:77] + "...")
+
+
+class _CursorGuard:
+    """Raises PaginationError when a scan's cursor sequence comes back to a cursor it held.
+
+    Position 0 is the starting cursor (if any), position ``k`` the cursor returned by page
+    ``k``. Two checks, each in bounded memory:
+
+    * the digests of the last :data:`RECENT_CURSORS` cursors: a cycle of up to that many pages
+      is caught the first time a cursor repeats, before any page is read twice;
+    * Brent's algorithm: one saved cursor (the "tortoise"), moved to the current position
+      whenever the distance to it reaches a power of two, which then doubles. Once the tortoise
+      stands inside the cycle and the power is at least the cycle's length, the sequence meets
+      it again: a cycle of any length is caught, within ``2 * max(prefix + 2, period) +
+      period`` pages (``prefix`` being the number of cursors before the cycle).
+    """
+
+    __slots__ = ("_order", "_position", "_power", "_recent", "_tortoise", "_tortoise_at")
+
+    def __init__(self, start: str | None) -> None:
+        self._recent: dict[bytes, int] = {}  # digest -> position
+        self._order: deque[bytes] = deque()
+        self._position = 0
+        self._tortoise: bytes | None = None
+        self._tortoise_at = 0
+        self._power = 1
+        if start is not None:
+            self._tortoise = _digest(start)
+            self._remember(self._tortoise)
+
+    def _remember(self, digest: bytes) -> None:
+        self._recent[digest] = self._position
+        self._order.append(digest)
+        while len(self._order) > max(RECENT_CURSORS, 1):
+            del self._recent[self._order.popleft()]
+
+    def check(self, cursor: str) -> None:
+        """Record the cursor of the next page; raise PaginationError if it was seen before."""
+        digest = _digest(cursor)
+        self._position += 1
+        seen_at = self._recent.get(digest)
+        if seen_at is None and digest == self._tortoise:
+            seen_at = self._tortoise_at
+        if seen_at is not None:
+            period = self._position - seen_at
+            pages = "page" if period == 1 else "pages"
+            raise PaginationError(
+                f"the server's cursors cycle: cursor {_shown(cursor)} came back after {period} "
+                f"{pages}, so the scan would repeat pages without end"
+            )
+        if self._position - self._tortoise_at == self._power:
+            self._tortoise, self._tortoise_at = digest, self._position
+            self._power *= 2
+        self._remember(digest)
 
 
 class Page(Generic[T]):
@@ -63,6 +140,7 @@ class _PageStream(Generic[T]):
 
     def __init__(self, fetch: FetchPage[T], cursor: str | None, prefetch: int) -> None:
         self._fetch = fetch
+        self._guard = _CursorGuard(cursor)
         self._next_cursor = cursor
         self._started = False
         self._done = False
@@ -72,9 +150,10 @@ class _PageStream(Generic[T]):
         self._producer: asyncio.Task[None] | None = None
 
     async def _fetch_page(self, cursor: str | None) -> Page[T]:
+        # Pages are fetched one after the other, in order, by the producer or the consumer.
         items, next_cursor = await self._fetch(cursor)
-        if next_cursor is not None and next_cursor == cursor:
-            raise PaginationError(f"the server answered cursor {cursor!r} with the same cursor")
+        if next_cursor is not None:
+            self._guard.check(next_cursor)
         return Page(items, next_cursor, cursor)
 
     async def _produce(self, cursor: str | None) -> None:
@@ -159,8 +238,6 @@ class _Iterator(Generic[T]):
     async def __anext__(self) -> T:
         page = self._page
         while page is None or self._position >= len(page.items):
-            if page is not None:
-                self._on_page(page)
             try:
                 page = self._page = await self._stream.next_page()
             except BaseException:
@@ -169,8 +246,13 @@ class _Iterator(Generic[T]):
             self._position = 0
             if page is None:
                 raise StopAsyncIteration
+            if not page.items:
+                self._on_page(page)  # an empty page is consumed as soon as it arrives
         item = page.items[self._position]
         self._position += 1
+        if self._position == len(page.items):
+            # Its last item is taken: the page is consumed, even if the loop breaks right now.
+            self._on_page(page)
         return item
 
     async def aclose(self) -> None:
@@ -186,8 +268,13 @@ class AsyncPager(Generic[T]):
 
     ``cursor`` is the position after the last page fully consumed: store it, and pass it as
     ``cursor=`` to the same list call to resume. Iterating items, a page counts as consumed
-    once its last item has been taken; iterating ``pages()``, once the next page is asked for.
-    A pager can be iterated once.
+    once its last item has been taken (an empty page, once it has arrived); iterating
+    ``pages()``, once the next page is asked for. A break in the middle of a page leaves
+    ``cursor`` before that page, so a resumed scan reads it again rather than skip any of it.
+    After the last page is consumed ``cursor`` is None and ``exhausted`` is True: nothing is
+    left to resume (while ``exhausted`` is False, a None ``cursor`` is the very start of the
+    list). ``pages_read`` and ``items_read`` count the consumed pages and their items. A pager
+    can be iterated once.
     """
 
     def __init__(
@@ -202,6 +289,7 @@ class AsyncPager(Generic[T]):
         self._stream: _PageStream[T] | None = None
         self.pages_read = 0
         self.items_read = 0
+        self.exhausted = False
 
     def __repr__(self) -> str:
         return f"AsyncPager(cursor={self.cursor!r}, prefetch={self._prefetch})"
@@ -216,6 +304,8 @@ class AsyncPager(Generic[T]):
         self.pages_read += 1
         self.items_read += len(page.items)
         self.cursor = page.cursor
+        if page.cursor is None:
+            self.exhausted = True
 
     def __aiter__(self) -> _Iterator[T]:
         return _Iterator(self._open(), self._consumed)

@@ -11,6 +11,7 @@ import base64
 import binascii
 import re
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -35,14 +36,65 @@ _COOKIE_OCTETS = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+")
 class TrackingSession(msgspec.Struct, frozen=True, kw_only=True):
     """A tracking session as the API describes it.
 
-    ``start_time`` is a :class:`datetime.datetime`; it is naive when the server sends no UTC
-    offset (the documented example has none). Unknown fields are ignored.
+    ``start_time`` is a :class:`datetime.datetime` when the server's value parses as an ISO
+    8601 / RFC 3339 date-time; it is naive when the value has no UTC offset (the documented
+    example, ``2023-04-21T14:32:17.123456``, has none). The document does not define the
+    format any further, so a value that does not parse is kept as the raw text (a JSON string
+    as it is, any other JSON value as its JSON text, such as ``"1700000000"``) instead of
+    failing the call: check ``isinstance(session.start_time, datetime)`` before date
+    arithmetic. Unknown fields are ignored.
+
+    Build it from decoded JSON with :meth:`from_json_object` (``msgspec.convert`` cannot
+    target it, since ``start_time`` may be either type).
     """
 
     session_id: str
-    start_time: datetime
+    start_time: datetime | str
     source: str | None = None
     user_id: str | None = None
+
+    @classmethod
+    def from_json_object(cls, data: dict[str, Any]) -> TrackingSession:
+        """The session a decoded JSON object describes.
+
+        Raises :class:`msgspec.ValidationError` if ``session_id`` or ``start_time`` is
+        missing or a field has the wrong type; an unparsable ``start_time`` is kept raw.
+        """
+        wire = msgspec.convert(data, _WireSession)
+        return cls(
+            session_id=wire.session_id,
+            start_time=_parse_start_time(wire.start_time),
+            source=wire.source,
+            user_id=wire.user_id,
+        )
+
+
+class _WireSession(msgspec.Struct, frozen=True, kw_only=True):
+    """The session's JSON object, ``start_time`` as whatever JSON value it holds."""
+
+    session_id: str
+    start_time: Any
+    source: str | None = None
+    user_id: str | None = None
+
+
+def _parse_start_time(value: object) -> datetime | str:
+    """``start_time`` as a datetime when it parses, else the raw text.
+
+    A string parses if it is RFC 3339 or, failing that, ISO 8601 as
+    :meth:`datetime.fromisoformat` reads it (``2023-04-21 14:32:17``, ``+0200`` offsets).
+    Any other string is returned as it is; any other JSON value as its JSON text.
+    """
+    if not isinstance(value, str):
+        return msgspec.json.encode(value).decode()
+    try:
+        return msgspec.convert(value, datetime)
+    except msgspec.ValidationError:
+        pass
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return value
 
 
 class InvalidSessionError(ValidationError):
@@ -98,6 +150,6 @@ def decode_session(value: str) -> TrackingSession:
     if not isinstance(data, dict):
         raise InvalidSessionError("does not decode to a JSON object")
     try:
-        return msgspec.convert(data, TrackingSession)
+        return TrackingSession.from_json_object(data)
     except msgspec.ValidationError as exc:
         raise InvalidSessionError(f"is not a tracking session ({exc})") from None

@@ -78,7 +78,8 @@ def _decode_session(payload: bytes) -> TrackingSession:
     raw = _unwrap(msgspec.json.decode(payload))
     if not isinstance(raw, dict):
         raise ValueError("expected a JSON object holding a tracking session")
-    return msgspec.convert(raw, TrackingSession)
+    # A start_time that does not parse is kept raw: it does not fail the call.
+    return TrackingSession.from_json_object(raw)
 
 
 def _decode_message(payload: bytes) -> str:

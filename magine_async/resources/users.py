@@ -251,15 +251,11 @@ class UserPlaySessions(Resource):
     async def revoke(self, user_id: str, play_session_id: str) -> bool:
         """``PATCH /partner/users/{userId}/play-sessions/{playSessionId}``: revoke a session.
 
-        Returns the ``revoked`` flag the platform answers with.
+        The document defines path parameters and headers only: the request has no body (and
+        so no ``Content-Type``). Returns the ``revoked`` flag the platform answers with.
         """
         validate_play_session_id(play_session_id)
-        response = await self._call(
-            _REVOKE,
-            [_uid(user_id), play_session_id],
-            decode=_revocation,
-            json=PlaySessionRevocation(revoked=True),
-        )
+        response = await self._call(_REVOKE, [_uid(user_id), play_session_id], decode=_revocation)
         return response.data.revoked
 
 

@@ -291,6 +291,8 @@ async def revoke_play_session(request: web.Request) -> web.StreamResponse:
     session_id = v.uuid_path(
         request.match_info["playSessionId"], "Play session id", "invalidPlaySessionId"
     )
+    # The document defines no request body (path parameters and headers only): none is
+    # required. A body from older clients (``{"revoked": true}``) is still tolerated.
     if request.can_read_body and (await request.read()).strip():
         body = await read_object(request)
         revoked = v.boolean(body, "revoked", "", required=False)

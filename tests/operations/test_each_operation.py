@@ -447,8 +447,7 @@ CASES: dict[str, Case] = {
         ok(200, {"revoked": True}),
         "PATCH",
         f"/partner/users/{USER}/play-sessions/{UUID}",
-        lambda r: r is True,
-        body={"revoked": True},
+        lambda r: r is True,  # the document defines no request body: none is sent
     ),
     "subtitles.create": Case(
         lambda c: c.subtitles.upload(
@@ -567,3 +566,34 @@ async def test_operation(name: str, server: ScriptedServer, client: MagineClient
         assert seen.headers["Content-Type"] == "application/json"
         assert json.loads(seen.body) == case.body
     assert case.check(result), result
+
+
+async def _revoke_as_seen(server: ScriptedServer, client: MagineClient) -> dict[str, str]:
+    """The request ``play_sessions.revoke`` sends, its header names lower-cased."""
+    server.script(ok(200, {"revoked": True}))
+    assert await client.users.play_sessions.revoke(USER, UUID) is True
+    (seen,) = server.seen
+    assert (seen.method, seen.raw_path) == (
+        "PATCH",
+        f"/api/v1/partner/users/{USER}/play-sessions/{UUID}",
+    )
+    # PATCH /partner/users/{userId}/play-sessions/{playSessionId} documents path parameters
+    # and headers only: no request body.
+    assert seen.body == b""
+    return {name.lower(): value for name, value in seen.headers.items()}
+
+
+async def test_play_sessions_revoke_sends_no_body(
+    server: ScriptedServer, client: MagineClient
+) -> None:
+    headers = await _revoke_as_seen(server, client)
+    assert headers.get("content-length", "0") == "0"
+    assert "transfer-encoding" not in headers
+    assert headers.get("content-type") != "application/json"
+
+
+async def test_play_sessions_revoke_sends_no_content_type(
+    server: ScriptedServer, client: MagineClient
+) -> None:
+    headers = await _revoke_as_seen(server, client)
+    assert "content-type" not in headers
