@@ -529,6 +529,9 @@ class Transport:
         detail = type(exc).__name__
         if isinstance(exc, aiohttp.ClientConnectorError):
             detail += f": cannot connect to {exc.host}:{exc.port} ({exc.strerror or exc.os_error})"
+        elif isinstance(exc, aiohttp.ClientPayloadError):
+            # aiohttp's text names an internal "400" that reads like an HTTP status.
+            detail = "the answer was cut short before its end (ClientPayloadError)"
         elif isinstance(exc, aiohttp.ClientResponseError):
             detail += f": {exc.status} {exc.message}"
         elif str(exc):

@@ -21,6 +21,7 @@ from magine_async import (
     RetryPolicy,
     ServerError,
     TimeoutError,
+    TransportError,
 )
 from magine_async._transport import retry_after_seconds
 
@@ -281,3 +282,31 @@ async def test_an_echoed_jwt_is_redacted_in_errors(
         assert ACCESS_TOKEN not in text
     if padding == 0 or style != "html":  # else the echo lies beyond the excerpt
         assert "<redacted>" in " ".join(texts)
+
+
+async def test_an_answer_cut_short_says_so_instead_of_naming_a_status() -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+        )
+        await writer.drain()
+        writer.close()
+
+    listener = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        async with MagineClient(
+            access_token=ACCESS_TOKEN,
+            issuer=ISSUER,
+            private_key=pkcs1_pem(rsa_key()),
+            base_url=f"http://127.0.0.1:{port}/api/v1",
+            retry=RetryPolicy(max_attempts=1),
+        ) as client:
+            with pytest.raises(TransportError) as caught:
+                await client.test()
+    finally:
+        listener.close()
+        await listener.wait_closed()
+    assert "cut short" in str(caught.value)
+    assert "400" not in str(caught.value)
