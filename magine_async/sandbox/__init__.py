@@ -11,6 +11,10 @@ client or models (only :meth:`Sandbox.client` does, lazily)::
         sb.faults.route("viewables.list").error_rate = 0.2
         assert sb.counters["users.created"] == 1
 
+``Sandbox(representation="varied", seed=3)`` answers in seeded document-valid variants
+(floats, omitted optional properties, unknown ``x-sandbox-*`` properties, shuffled keys,
+charset spellings); :func:`strip_variants` removes the added properties from what was read.
+
 Command line: ``python -m magine_async.sandbox --port 8080 --viewables 100000``.
 """
 
@@ -23,6 +27,7 @@ from ._counters import Counters
 from ._faults import FAULT_KINDS, FaultConfig, FaultSpec
 from ._generator import CatalogueGenerator
 from ._keys import KeyPair, cached_key_pair
+from ._representation import REPRESENTATIONS, VARIANT_PREFIX, Representation, strip_variants
 from ._server import Sandbox
 from ._state import SandboxState
 
@@ -30,6 +35,8 @@ __all__ = [
     "API_PREFIX",
     "FAULT_KINDS",
     "OPERATIONS",
+    "REPRESENTATIONS",
+    "VARIANT_PREFIX",
     "Catalogue",
     "CatalogueGenerator",
     "Counters",
@@ -37,6 +44,7 @@ __all__ = [
     "FaultSpec",
     "KeyPair",
     "Principal",
+    "Representation",
     "Sandbox",
     "SandboxClock",
     "SandboxState",
@@ -44,4 +52,5 @@ __all__ = [
     "build_app",
     "cached_key_pair",
     "main",
+    "strip_variants",
 ]

@@ -15,6 +15,7 @@ from ._auth import TokenVerifier
 from ._context import FAULTS, PRINCIPAL, STATE, VERIFIER, Route, state
 from ._faults import FaultConfig
 from ._http import ApiError, error_response
+from ._representation import REPRESENTATION, Representation, representation_middleware
 from ._state import SandboxState
 
 API_PREFIX = "/api/v1"
@@ -171,16 +172,28 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 def build_app(
-    sandbox_state: SandboxState, verifier: TokenVerifier, faults: FaultConfig
+    sandbox_state: SandboxState,
+    verifier: TokenVerifier,
+    faults: FaultConfig,
+    representation: Representation | None = None,
 ) -> web.Application:
-    """The sandbox application: the 41 operations under /api/v1, admin under /_sandbox."""
+    """The sandbox application: the 41 operations under /api/v1, admin under /_sandbox.
+
+    Middlewares, outermost first: faults (a truncated answer is cut after it is spelled),
+    representation (media types and varied spellings, errors included), errors, auth."""
     app = web.Application(
-        middlewares=[fault_middleware, error_middleware, auth_middleware],
+        middlewares=[
+            fault_middleware,
+            representation_middleware,
+            error_middleware,
+            auth_middleware,
+        ],
         client_max_size=64 * 1024 * 1024,
     )
     app[STATE] = sandbox_state
     app[VERIFIER] = verifier
     app[FAULTS] = faults
+    app[REPRESENTATION] = representation or Representation()
     app[_TEMPLATES] = {route.operation: route.path for route in OPERATIONS}
     for route in OPERATIONS:
         app.router.add_route(

@@ -16,6 +16,7 @@ from typing import Any
 
 from ._faults import FaultConfig
 from ._keys import KeyPair
+from ._representation import REPRESENTATIONS
 from ._server import Sandbox
 
 
@@ -50,6 +51,14 @@ def build_parser(prog: str = "python -m magine_async.sandbox") -> argparse.Argum
         type=float,
         default=5.0,
         help="seconds a transcode job stays transcoding",
+    )
+    parser.add_argument(
+        "--representation",
+        choices=REPRESENTATIONS,
+        default="plain",
+        help="how answers are spelled: plain (default); varied, seeded by --seed (floats for "
+        "numbers, optional properties left out, unknown properties, shuffled keys, charset "
+        "spellings); sparse (varied, and every optional property left out)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print the connection details as one JSON line"
@@ -98,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         faults=faults,
         subtitle_delay=args.subtitle_delay,
         transcode_delay=args.transcode_delay,
+        representation=args.representation,
     )
     print(
         f"generated {args.viewables} viewables in {time.perf_counter() - started:.1f}s",
@@ -124,6 +134,7 @@ async def _serve(sandbox: Sandbox, details: dict[str, str], *, as_json: bool) ->
             "private_key_file": details["partner_key_file"],
             "reseller_issuer": sandbox.reseller_issuer,
             "reseller_private_key_file": details["reseller_key_file"],
+            "representation": sandbox.representation.mode,
         }
         if as_json:
             print(json.dumps(info), flush=True)

@@ -8,6 +8,8 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from ._representation import PAGE_PARTS, REPRESENTATION, PageParts, strip_variants
+
 JSON_TYPE = "application/json"
 
 _encode = msgspec.json.encode
@@ -61,6 +63,25 @@ def raw_json(body: bytes, status: int = 200) -> web.Response:
     return web.Response(body=body, status=status, content_type=JSON_TYPE)
 
 
+def page_json(name: str, items: list[bytes], rest: dict[str, Any]) -> web.Response:
+    """``{name: [*items], **rest}`` from pre-encoded items, joined without decoding anything.
+
+    The parts stay on the response (:data:`PAGE_PARTS`) for the representation layer."""
+    head = b'{"' + name.encode() + b'":['
+    tail = b"]}" if not rest else b"]," + _encode(rest)[1:]
+    if items:
+        # one copy of the page bytes: the frame goes onto the first and last entries
+        framed = items.copy()
+        framed[0] = head + framed[0]
+        framed[-1] = framed[-1] + tail
+        body = b",".join(framed)
+    else:
+        body = head + tail
+    response = raw_json(body)
+    response[PAGE_PARTS] = PageParts(name, items, rest)
+    return response
+
+
 def empty(status: int) -> web.Response:
     """A bodiless answer, for statuses the doc lists without a body (202, 204, ...)."""
     return web.Response(status=status)
@@ -71,9 +92,14 @@ async def read_json(request: web.Request) -> Any:
     if not raw.strip():
         raise bad_request("invalidJson", "The request body is empty; a JSON body is required.")
     try:
-        return msgspec.json.decode(raw)
+        data = msgspec.json.decode(raw)
     except msgspec.DecodeError as exc:
         raise bad_request("invalidJson", f"The request body is not valid JSON: {exc}") from None
+    representation = request.app.get(REPRESENTATION)
+    if representation is not None and not representation.plain:
+        # what a varied answer added must not become stored data when a client sends it back
+        data = strip_variants(data)
+    return data
 
 
 async def read_object(request: web.Request) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from . import _validate as v
 from ._context import Route, state
-from ._http import ApiError, bad_request, not_found, raw_json, read_object
+from ._http import ApiError, bad_request, not_found, page_json, raw_json, read_object
 from ._metadata import check_metadata, check_patch, merge_patch
 from ._state import SandboxState
 
@@ -120,13 +120,8 @@ async def list_viewables(request: web.Request) -> web.StreamResponse:
         created_after=_query_number(request, "createdAfter"),
         modified_after=_query_number(request, "modifiedAfter"),
     )
-    tail = b"]}" if resume is None else b'],"cursor":"' + encode_cursor(resume).encode() + b'"}'
-    if not blobs:
-        return raw_json(b'{"viewables":[' + tail)
-    # one copy of the page: the frame goes onto the first and last (fresh list) entries
-    blobs[0] = b'{"viewables":[' + blobs[0]
-    blobs[-1] = blobs[-1] + tail
-    return raw_json(b",".join(blobs))
+    rest = {} if resume is None else {"cursor": encode_cursor(resume)}
+    return page_json("viewables", blobs, rest)
 
 
 async def create_viewable(request: web.Request) -> web.StreamResponse:

@@ -19,6 +19,7 @@ from ._faults import FaultConfig
 from ._generator import default_reseller_offers
 from ._jay import jay_routes
 from ._keys import KeyPair, cached_key_pair
+from ._representation import Representation
 from ._state import DEFAULT_RESELLER_ID, SandboxState
 
 if TYPE_CHECKING:
@@ -43,6 +44,11 @@ class Sandbox:
 
     ``async with Sandbox(viewables=1000, seed=1) as sb:`` binds 127.0.0.1 on a free port;
     ``sb.base_url`` ends in ``/api/v1``. Keys default to per-process cached 2048-bit pairs.
+
+    ``representation="varied"`` answers in seeded document-valid variants (floats for
+    ``number``, omitted optional properties, unknown properties, shuffled keys, charset
+    spellings); ``"sparse"`` also leaves out every optional property; pass a
+    :class:`Representation` to seed it apart from the data. See ``_representation``.
     """
 
     def __init__(
@@ -65,6 +71,7 @@ class Sandbox:
         subtitle_delay: float = 2.0,
         transcode_delay: float = 5.0,
         jay_api_key: str | None = None,
+        representation: str | Representation = "plain",
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -101,7 +108,11 @@ class Sandbox:
             self.state.reseller_offers[reseller_id].update(
                 self.state.reseller_offers[DEFAULT_RESELLER_ID]
             )
-        self.app = build_app(self.state, self.verifier, self.faults)
+        if isinstance(representation, str):
+            representation = Representation(representation, seed=seed)
+        self.representation = representation
+        """How answers are spelled: ``plain``, ``varied`` or ``sparse`` (mutable at runtime)."""
+        self.app = build_app(self.state, self.verifier, self.faults, self.representation)
         if jay_api_key is None:
             bits = random.Random(f"magine-sandbox-jay-key:{seed}").getrandbits(128)
             jay_api_key = f"jay-sandbox-{bits:032x}"
@@ -251,4 +262,5 @@ class Sandbox:
 
     def __repr__(self) -> str:
         where = self.base_url if self.port is not None else "not started"
-        return f"<Sandbox {where} viewables={len(self.state.catalogue)}>"
+        extra = "" if self.representation.plain else f" representation={self.representation.mode}"
+        return f"<Sandbox {where} viewables={len(self.state.catalogue)}{extra}>"

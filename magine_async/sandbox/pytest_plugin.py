@@ -10,6 +10,15 @@ Options come from the ``sandbox`` marker, passed to :class:`Sandbox`::
     async def test_sync(sandbox):
         async with sandbox.client() as client:
             ...
+
+The representation (``plain``, ``varied``, ``sparse``; see :class:`Representation`) comes from
+the marker's ``representation=``, else from the ``sandbox_representation`` fixture, which
+answers ``pytest --sandbox-representation=varied`` (default ``plain``). Override that fixture
+with ``params`` to run tests against several representations::
+
+    @pytest.fixture(params=["plain", "varied"])
+    def sandbox_representation(request):
+        return request.param
 """
 
 from __future__ import annotations
@@ -20,9 +29,19 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from ._representation import REPRESENTATIONS, Representation
 from ._server import Sandbox
 
 DEFAULTS: dict[str, Any] = {"viewables": 100, "users": 10, "seed": 0}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("magine-sandbox").addoption(
+        "--sandbox-representation",
+        choices=REPRESENTATIONS,
+        default="plain",
+        help="representation of the `sandbox` fixture's answers (seeded by its seed)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -31,10 +50,19 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+@pytest.fixture
+def sandbox_representation(request: pytest.FixtureRequest) -> str | Representation:
+    """The representation of the `sandbox` fixture: ``--sandbox-representation`` (plain)."""
+    value: str = request.config.getoption("--sandbox-representation")
+    return value
+
+
 @pytest_asyncio.fixture
-async def sandbox(request: pytest.FixtureRequest) -> AsyncIterator[Sandbox]:
+async def sandbox(
+    request: pytest.FixtureRequest, sandbox_representation: str | Representation
+) -> AsyncIterator[Sandbox]:
     """A started :class:`Sandbox` (100 viewables, seed 0 unless the marker says otherwise)."""
-    options = dict(DEFAULTS)
+    options = dict(DEFAULTS, representation=sandbox_representation)
     marker = request.node.get_closest_marker("sandbox")
     if marker is not None:
         options.update(marker.kwargs)

@@ -10,14 +10,16 @@ import aiohttp
 import pytest
 
 from magine_async import MagineClient, RetryPolicy
-from magine_async.sandbox import Sandbox
+from magine_async.sandbox import Representation, Sandbox
 
 from ..support import FakeSleep
 
 
 @pytest.fixture
-async def big(no_secret_leaks: list[str]) -> AsyncIterator[Sandbox]:
-    sandbox = Sandbox(viewables=10_050, users=1, seed=3)
+async def big(
+    no_secret_leaks: list[str], sandbox_representation: Representation
+) -> AsyncIterator[Sandbox]:
+    sandbox = Sandbox(viewables=10_050, users=1, seed=3, representation=sandbox_representation)
     await sandbox.start()
     no_secret_leaks.append(sandbox.access_token)
     try:
@@ -123,3 +125,29 @@ async def test_scan_with_twenty_percent_5xx_returns_every_item_exactly_once(big:
     assert ids == expected
     assert big.counters.faults["viewables.list:error"] > 0
     assert len(sleep.waits) == big.counters.faults["viewables.list:error"]
+
+
+@pytest.mark.parametrize("prefetch", [0, 1])
+async def test_resume_after_a_break_at_a_page_boundary_reads_no_page_twice(
+    big: Sandbox, prefetch: int
+) -> None:
+    async with big.client() as client:
+        pager = client.viewables.list(page_size=500, prefetch=prefetch)
+        first: list[str] = []
+        async for viewable in pager:
+            first.append(viewable.id)
+            if len(first) == 1_500:  # the last item of the third page
+                break
+        assert (pager.pages_read, pager.items_read) == (3, 1_500)
+        assert not pager.exhausted
+
+        # resumed from pager.cursor; break right after the last item of the catalogue
+        resumed = client.viewables.list(page_size=500, cursor=pager.cursor, prefetch=prefetch)
+        rest: list[str] = []
+        async for viewable in resumed:
+            rest.append(viewable.id)
+            if len(rest) == 10_050 - 1_500:
+                break
+        assert len(set(first + rest)) == len(first + rest) == 10_050  # none read twice
+        assert (resumed.pages_read, resumed.items_read) == (18, 8_550)
+        assert resumed.exhausted and resumed.cursor is None  # nothing is left to resume

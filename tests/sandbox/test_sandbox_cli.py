@@ -46,6 +46,8 @@ async def test_cli_prints_credentials_and_writes_keys(tmp_path: Path) -> None:
         "20",
         "--seed",
         "4",
+        "--representation",
+        "varied",
         "--key-dir",
         str(tmp_path),
         "--json",
@@ -57,6 +59,7 @@ async def test_cli_prints_credentials_and_writes_keys(tmp_path: Path) -> None:
         line = (await process.stdout.readline()).decode()
         info = json.loads(line)
         private = _check_key_files(info, tmp_path, line)
+        assert info["representation"] == "varied"
         token = make_jwt(private, info["issuer"], now=time.time())
         headers = {"Magine-AccessToken": info["access_token"], "Authorization": f"Bearer {token}"}
         async with (
@@ -64,6 +67,7 @@ async def test_cli_prints_credentials_and_writes_keys(tmp_path: Path) -> None:
             http.get(info["base_url"] + "/partner/viewables", headers=headers) as response,
         ):
             assert response.status == 200
+            assert response.content_type == "application/json"  # whatever the charset spelling
             assert len((await response.json())["viewables"]) == 20
     finally:
         process.terminate()
@@ -81,3 +85,30 @@ async def test_pytest_plugin_fixture(sandbox: Sandbox) -> None:
 async def test_client_factory(sandbox: Sandbox) -> None:
     async with sandbox.client() as client:
         assert await client.test() == "OK"
+
+
+def test_parser_takes_a_representation() -> None:
+    assert build_parser().parse_args([]).representation == "plain"
+    args = build_parser().parse_args(["--representation", "varied", "--seed", "3"])
+    assert (args.representation, args.seed) == ("varied", 3)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--representation", "fancy"])
+
+
+def test_magine_async_sandbox_command_takes_a_representation() -> None:
+    from magine_async.cli._main import build_parser as cli_parser
+
+    args = cli_parser().parse_args(["sandbox", "--representation", "sparse", "--seed", "2"])
+    assert (args.representation, args.seed) == ("sparse", 2)
+
+
+@pytest.mark.sandbox(viewables=3, seed=4, representation="varied")
+async def test_pytest_plugin_marker_sets_the_representation(sandbox: Sandbox) -> None:
+    assert (sandbox.representation.mode, sandbox.representation.seed) == ("varied", 4)
+
+
+async def test_pytest_plugin_representation_defaults_to_the_option(
+    sandbox: Sandbox, sandbox_representation: str, pytestconfig: pytest.Config
+) -> None:
+    assert sandbox_representation == pytestconfig.getoption("--sandbox-representation")
+    assert sandbox.representation.mode == sandbox_representation
