@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from .._client import MagineClient
-from ..catalogue import Checkpoint, ExportError, ExportPlan, plan_export
+from ..catalogue import Checkpoint, ExportError, ExportPlan, format_epoch, plan_export
 from ._common import (
     CONFIG_EXAMPLE,
     CommandError,
@@ -27,8 +27,9 @@ SANDBOX_VIEWABLES = 50_000
 
 _DESCRIPTION = """\
 Stream every viewable (or every one changed since a point in time, or since the previous
-run) into a JSON Lines file: one complete viewable JSON object per line, unknown metadata
-properties included. Memory stays constant whatever the size of the catalogue.
+run) into a JSON Lines file: one viewable per line, its JSON exactly as the platform sent it
+(unknown properties, key order and number spellings included). Memory stays constant whatever
+the size of the catalogue.
 
 After each page the output is appended and flushed to disk, then the checkpoint (cursor,
 output length, counts, newest modifiedAt) is replaced atomically. An interrupted export
@@ -48,12 +49,21 @@ examples:
 
 since-last: the next run asks for modifiedAfter = (newest modifiedAt exported) - 1, because the
 platform compares whole seconds strictly, and skips the viewables of that second it already
-exported unchanged (the checkpoint keeps their ids and a digest of their JSON). If the catalogue
-changed while the previous run was going, the next run starts 60 s before that run started
-instead: a few viewables may come again, none is missed.
+exported unchanged (the checkpoint keeps their ids and a digest of their JSON value, so another
+key order or number spelling is not a change). If the catalogue changed while the previous run
+was going, the next run starts 60 s before that run started instead: a few viewables may come
+again, none is missed.
 
-exit status: 0 done, 1 failed (one line on stderr; --verbose for details), 2 bad usage,
-130 interrupted (run again with --resume).
+a checkpoint of another base URL is refused (its cursor and watermark mean nothing here):
+--restart starts over from this one, replacing --out and the checkpoint. One that never got a
+page (a mistyped base URL) is replaced without asking.
+
+a listed viewable without a readable id or modifiedAt is left out: counted and described under
+"rejected" in the checkpoint, reported on stderr, and the exit status is 1 once the rest is
+exported.
+
+exit status: 0 done, 1 failed or some viewables left out (one line on stderr; --verbose for
+details), 2 bad usage, 130 interrupted (run again with --resume).
 
 """
 
@@ -139,7 +149,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     again.add_argument(
         "--restart",
         action="store_true",
-        help="start over although the checkpoint records an interrupted export",
+        help="start over although the checkpoint records an interrupted export, or one from "
+        "another base URL (replaces --out and the checkpoint)",
     )
     export.add_argument("--quiet", "-q", action="store_true", help="no progress, no summary")
     sandbox = export.add_argument_group(
@@ -252,21 +263,34 @@ async def _run(args: argparse.Namespace, plan: ExportPlan, client: MagineClient)
     if plan.discarded_bytes:
         _note(args, f"discarded {plan.discarded_bytes:,} bytes written after the last checkpoint")
     if not args.quiet:
-        print(_summary(plan, time.perf_counter() - started))
+        print(_summary(plan, time.perf_counter() - started), flush=True)
+    rejected = cp.counts.rejected
+    if rejected:
+        # Done, but not everything: a failure, like a bulk job with failed items.
+        raise CommandError(
+            f"{_viewables(rejected)} could not be read and {'is' if rejected == 1 else 'are'} "
+            f'not in {plan.out} (see "rejected" in {plan.checkpoint_path})'
+        )
     return 0
+
+
+def _viewables(count: int) -> str:
+    return f"{count:,} viewable" + ("" if count == 1 else "s")
 
 
 def _summary(plan: ExportPlan, seconds: float) -> str:
     cp = plan.checkpoint
     text = (
-        f"exported {cp.counts.items:,} viewables ({cp.counts.pages:,} pages, "
+        f"exported {_viewables(cp.counts.items)} ({cp.counts.pages:,} pages, "
         f"{cp.output.bytes / 1e6:,.1f} MB) to {plan.out}"
     )
     if cp.counts.skipped:
         text += f", skipped {cp.counts.skipped:,} unchanged"
+    if cp.counts.rejected:
+        text += f", left out {cp.counts.rejected:,} that could not be read"
     text += f" in {seconds:.1f}s"
     newest = cp.newest.modified_at
     if newest is not None:
-        when = dt.datetime.fromtimestamp(newest, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = format_epoch(newest)
         text += f"; newest modifiedAt {when}"
     return text + f"; checkpoint {plan.checkpoint_path}"

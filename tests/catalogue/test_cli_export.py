@@ -14,10 +14,19 @@ from pathlib import Path
 
 import pytest
 
-from magine_async.catalogue import load_checkpoint
+from magine_async.catalogue import (
+    Checkpoint,
+    CheckpointCounts,
+    CheckpointOutput,
+    default_checkpoint_path,
+    load_checkpoint,
+)
 from magine_async.sandbox import Sandbox
 
+from ..support import ACCESS_TOKEN, ISSUER, ScriptedServer, pkcs1_pem, rsa_key
 from .conftest import LiveSandbox, Run, exported_ids, read_viewables
+
+JSON = {"Content-Type": "application/json"}
 
 
 def command() -> list[str]:
@@ -223,3 +232,177 @@ def test_help_documents_every_option(cli: Callable[..., Run]) -> None:
         "exit status",
     ):
         assert text in run.out, text
+
+
+# -- a checkpoint of another source; viewables that cannot be read -------------------------
+
+
+def run_command(
+    *argv: str | Path, env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*command(), "catalogue", "export", *map(str, argv)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def one_error_line(stderr: str) -> str:
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+def test_a_mistyped_base_url_does_not_block_the_corrected_export(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    env = clean_env(**live_sandbox.env)
+    wrong = clean_env(**{**live_sandbox.env, "MAGINE_BASE_URL": "http://127.0.0.1:9/api/v1"})
+    failed = run_command("--out", "c.jsonl", "--max-attempts", "1", env=wrong, cwd=tmp_path)
+    assert failed.returncode == 1
+    assert one_error_line(failed.stderr).startswith("error: network problem:")
+    stale = load_checkpoint(tmp_path / "c.jsonl.checkpoint.json")
+    assert stale is not None and stale.source == "http://127.0.0.1:9/api/v1"
+    assert stale.counts.pages == 0  # nothing was exported from there: nothing to lose
+
+    fixed = run_command("--out", "c.jsonl", env=env, cwd=tmp_path)
+    assert fixed.returncode == 0, fixed.stderr
+    assert "starting over" in fixed.stderr
+    assert len(exported_ids(tmp_path / "c.jsonl")) == 300
+    done = load_checkpoint(tmp_path / "c.jsonl.checkpoint.json")
+    assert done is not None and done.complete and done.source == live_sandbox.sb.base_url
+
+
+def stale_checkpoint(out: Path, status: str) -> Path:
+    """A checkpoint of an export of ``out`` from another platform (a mistyped base URL that
+    answered), and the output it wrote."""
+    out.write_bytes(b'{"id":"from-staging"}\n')
+    cp = Checkpoint(
+        source=STAGING,
+        status="complete" if status == "complete" else "running",
+        output=CheckpointOutput(path=str(out.resolve()), bytes=out.stat().st_size),
+        cursor=None if status == "complete" else "c2",
+        counts=CheckpointCounts(items=1, pages=1),
+    )
+    cp.newest.modified_at = 1_900_000_000
+    cp.newest.ids = {"from-staging": "0" * 16}
+    path = default_checkpoint_path(out)
+    path.write_bytes(cp.to_json())
+    return path
+
+
+STAGING = "https://staging.example/api/v1"
+
+
+@pytest.mark.parametrize("status", ["complete", "running"])
+def test_restart_starts_over_from_a_checkpoint_of_another_source(
+    live_sandbox: LiveSandbox, tmp_path: Path, status: str
+) -> None:
+    env = clean_env(**live_sandbox.env)
+    url = live_sandbox.sb.base_url
+    out = tmp_path / "c.jsonl"
+    cp_path = stale_checkpoint(out, status)
+
+    refused = run_command("--out", "c.jsonl", env=env, cwd=tmp_path)
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.strip().splitlines() == [one_error_line(refused.stderr)]
+    assert one_error_line(refused.stderr) == (
+        f"error: {cp_path.name} records an export from {STAGING}, not {url}: --restart "
+        f"starts over from {url}, replacing c.jsonl and that checkpoint (or choose another "
+        "--out and --checkpoint to keep them)"
+    )
+    assert out.read_bytes() == b'{"id":"from-staging"}\n'  # untouched
+
+    restarted = run_command("--out", "c.jsonl", "--since-last", "--restart", env=env, cwd=tmp_path)
+    assert restarted.returncode == 0, restarted.stderr
+    assert "Traceback" not in restarted.stderr
+    assert "starting over" in restarted.stderr
+    assert "exporting everything" in restarted.stderr  # that watermark is another platform's
+    assert sorted(exported_ids(out)) == sorted(live_sandbox.all_ids())
+    done = load_checkpoint(cp_path)
+    assert done is not None and done.complete and done.source == url
+    assert done.query.modified_after is None and done.counts.items == 300
+
+
+@pytest.mark.parametrize(
+    "flags", [[], ["--since-last"], ["--resume"], ["--modified-after", "0"], ["--page-size", "9"]]
+)
+def test_a_checkpoint_of_another_source_is_refused_whatever_the_flags(
+    sandbox_env: LiveSandbox, cli: Callable[..., Run], tmp_path: Path, flags: list[str]
+) -> None:
+    out = tmp_path / "c.jsonl"
+    cp_path = stale_checkpoint(out, "running")
+    run = cli("catalogue", "export", "--out", out, *flags)
+    assert run.code == 2
+    (line,) = run.err.strip().splitlines()
+    assert line.startswith(f"error: {cp_path} records an export from {STAGING}, not ")
+    assert f"--restart starts over from {sandbox_env.sb.base_url}, replacing {out} " in line
+    assert out.read_bytes() == b'{"id":"from-staging"}\n'
+
+
+async def export_from(server: ScriptedServer, cwd: Path) -> tuple[int, str, str]:
+    """``magine-async catalogue export --out c.jsonl`` in a subprocess, against ``server``."""
+    env = clean_env(
+        MAGINE_BASE_URL=server.base_url,
+        MAGINE_ACCESS_TOKEN=ACCESS_TOKEN,
+        MAGINE_ISSUER=ISSUER,
+        MAGINE_PRIVATE_KEY=pkcs1_pem(rsa_key()).decode(),
+    )
+    process = await asyncio.create_subprocess_exec(
+        *command(),
+        "catalogue",
+        "export",
+        "--out",
+        "c.jsonl",
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+async def test_viewables_that_cannot_be_read_fail_the_command_after_the_rest_is_exported(
+    server: ScriptedServer, tmp_path: Path
+) -> None:
+    good = (
+        b'{"id":"g1","partnerId":"p","metadata":{"kind":"movie","title":"G"},'
+        b'"createdAt":1,"modifiedAt":1700000000.5,"publish":true}'
+    )
+    garbage = b'{"partnerId":"p","metadata":{"kind":"movie","title":"No Id"},"modifiedAt":1}'
+    server.script((200, b'{"viewables":[' + garbage + b"," + good + b"]}", JSON))
+    code, stdout, stderr = await export_from(server, tmp_path)
+    assert code == 1, stderr
+    line = one_error_line(stderr)
+    assert line == (
+        "error: 1 viewable could not be read and is not in c.jsonl "
+        '(see "rejected" in c.jsonl.checkpoint.json)'
+    )
+    assert stdout.startswith("exported 1 viewable (1 pages")
+    assert "left out 1 that could not be read" in stdout
+    assert "newest modifiedAt 2023-11-14T22:13:20Z" in stdout
+    assert (tmp_path / "c.jsonl").read_bytes() == good + b"\n"
+    cp = load_checkpoint(tmp_path / "c.jsonl.checkpoint.json")
+    assert cp is not None and cp.complete and cp.counts.rejected == 1
+    assert cp.newest.modified_at == 1_700_000_000.5
+
+
+async def test_a_modified_at_no_date_can_show_is_exported_and_summarised(
+    server: ScriptedServer, tmp_path: Path
+) -> None:
+    far = (
+        b'{"id":"far","partnerId":"p","metadata":{"kind":"movie","title":"F"},'
+        b'"createdAt":1,"modifiedAt":1e300,"publish":true}'
+    )
+    server.script((200, b'{"viewables":[' + far + b"]}", JSON))
+    code, stdout, stderr = await export_from(server, tmp_path)
+    assert code == 0, stderr
+    assert "Traceback" not in stderr
+    assert "newest modifiedAt 1e+300 (epoch seconds)" in stdout
+    assert (tmp_path / "c.jsonl").read_bytes() == far + b"\n"
