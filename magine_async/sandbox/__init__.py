@@ -15,7 +15,12 @@ client or models (only :meth:`Sandbox.client` does, lazily)::
 (floats, omitted optional properties, unknown ``x-sandbox-*`` properties, shuffled keys,
 charset spellings); :func:`strip_variants` removes the added properties from what was read.
 
-Command line: ``python -m magine_async.sandbox --port 8080 --viewables 100000``.
+``Sandbox(rate_limit=RateLimit(rate=300, burst=30))`` models the platform's capacity: a token
+bucket per credential (or global; all calls or writes only) answering 429 above it, with
+``sb.counters.rate_limit`` counting admitted and throttled requests per operation.
+
+Command line: ``python -m magine_async.sandbox --port 8080 --viewables 100000``
+(``--rate-limit 300 --rate-burst 30`` for a capacity model).
 """
 
 from ._app import API_PREFIX, OPERATIONS, build_app
@@ -27,6 +32,7 @@ from ._counters import Counters
 from ._faults import FAULT_KINDS, FaultConfig, FaultSpec
 from ._generator import CatalogueGenerator
 from ._keys import KeyPair, cached_key_pair
+from ._ratelimit import RateLimit, RateLimiter
 from ._representation import REPRESENTATIONS, VARIANT_PREFIX, Representation, strip_variants
 from ._server import Sandbox
 from ._state import SandboxState
@@ -44,6 +50,8 @@ __all__ = [
     "FaultSpec",
     "KeyPair",
     "Principal",
+    "RateLimit",
+    "RateLimiter",
     "Representation",
     "Sandbox",
     "SandboxClock",

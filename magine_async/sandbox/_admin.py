@@ -1,4 +1,5 @@
-"""Admin routes under /_sandbox (no auth, no faults): faults, counters, clock, catalogue."""
+"""Admin routes under /_sandbox (no auth, no faults): faults, rate limit, counters, clock,
+catalogue."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any
 from aiohttp import web
 
 from . import _validate as v
-from ._context import FAULTS, STATE, VERIFIER
+from ._context import FAULTS, RATE_LIMITER, STATE, VERIFIER
 from ._http import bad_request, json_response, read_object
+from ._ratelimit import RateLimit
 
 ADMIN_PREFIX = "/_sandbox"
 
@@ -73,8 +75,48 @@ async def delete_faults(request: web.Request) -> web.StreamResponse:
     return json_response(request.app[FAULTS].to_dict())
 
 
+async def get_rate_limit(request: web.Request) -> web.StreamResponse:
+    """``{"rateLimit": {...} | null, "tokens": {bucket: tokens now}, "waiting": n}``."""
+    return json_response(request.app[RATE_LIMITER].to_dict())
+
+
+async def put_rate_limit(request: web.Request) -> web.StreamResponse:
+    """Replace the rate limit with the body (``RateLimit`` fields: ``rate`` required)."""
+    limiter = request.app[RATE_LIMITER]
+    body = await read_object(request)
+    try:
+        limit = RateLimit.from_dict(body)
+    except (TypeError, ValueError) as exc:
+        raise bad_request("invalidRateLimit", str(exc)) from None
+    limiter.configure(limit)
+    return json_response(limiter.to_dict())
+
+
+async def patch_rate_limit(request: web.Request) -> web.StreamResponse:
+    """Change only the fields named (on top of the current limit, if there is one)."""
+    limiter = request.app[RATE_LIMITER]
+    body = await read_object(request)
+    current = limiter.limit
+    merged = ({} if current is None else current.to_dict()) | body
+    try:
+        limit = RateLimit.from_dict(merged)
+    except (TypeError, ValueError) as exc:
+        raise bad_request("invalidRateLimit", str(exc)) from None
+    limiter.configure(limit)
+    return json_response(limiter.to_dict())
+
+
+async def delete_rate_limit(request: web.Request) -> web.StreamResponse:
+    limiter = request.app[RATE_LIMITER]
+    limiter.configure(None)
+    return json_response(limiter.to_dict())
+
+
 async def get_counters(request: web.Request) -> web.StreamResponse:
-    return json_response(request.app[STATE].counters.snapshot())
+    snapshot = request.app[STATE].counters.snapshot()
+    if request.app[RATE_LIMITER].limit is not None:
+        snapshot.setdefault("rate_limit", {})
+    return json_response(snapshot)
 
 
 async def delete_counters(request: web.Request) -> web.StreamResponse:
@@ -139,6 +181,10 @@ def add_admin_routes(app: web.Application) -> None:
         ("PUT", "/faults", put_faults, "faults.put"),
         ("PATCH", "/faults", patch_faults, "faults.patch"),
         ("DELETE", "/faults", delete_faults, "faults.delete"),
+        ("GET", "/rate-limit", get_rate_limit, "rate_limit.get"),
+        ("PUT", "/rate-limit", put_rate_limit, "rate_limit.put"),
+        ("PATCH", "/rate-limit", patch_rate_limit, "rate_limit.patch"),
+        ("DELETE", "/rate-limit", delete_rate_limit, "rate_limit.delete"),
         ("GET", "/counters", get_counters, "counters.get"),
         ("DELETE", "/counters", delete_counters, "counters.delete"),
         ("POST", "/viewables/touch", touch_viewables, "viewables.touch"),

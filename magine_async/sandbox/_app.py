@@ -1,4 +1,4 @@
-"""The aiohttp application: route table, middlewares (faults, errors, auth)."""
+"""The aiohttp application: route table, middlewares (faults, errors, auth, rate limit)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from aiohttp.typedefs import Handler
 from . import _routes_media, _routes_misc, _routes_reseller, _routes_users, _routes_viewables
 from ._admin import ADMIN_PREFIX, add_admin_routes
 from ._auth import TokenVerifier
-from ._context import FAULTS, PRINCIPAL, STATE, VERIFIER, Route, state
+from ._context import FAULTS, PRINCIPAL, RATE_LIMITER, STATE, VERIFIER, Route, state
 from ._faults import FaultConfig
 from ._http import ApiError, error_response
+from ._ratelimit import RateLimiter
 from ._representation import REPRESENTATION, Representation, representation_middleware
 from ._state import SandboxState
 
@@ -167,6 +168,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if found.role != needed:
         raise ApiError(401, "unauthorized", f"A {found.role} key cannot call {needed} operations.")
     request[PRINCIPAL] = found
+    limiter = request.app[RATE_LIMITER]
+    if limiter.limit is not None:  # the whole cost of the rate limit when there is none
+        refused = await limiter.gate(operation, request.method, found)
+        if refused is not None:
+            return refused
     request.app[STATE].tick()
     return await handler(request)
 
@@ -176,11 +182,13 @@ def build_app(
     verifier: TokenVerifier,
     faults: FaultConfig,
     representation: Representation | None = None,
+    rate_limiter: RateLimiter | None = None,
 ) -> web.Application:
     """The sandbox application: the 41 operations under /api/v1, admin under /_sandbox.
 
     Middlewares, outermost first: faults (a truncated answer is cut after it is spelled),
-    representation (media types and varied spellings, errors included), errors, auth."""
+    representation (media types and varied spellings, errors included), errors, auth, which
+    ends with the rate limit (after authentication, before the handler; see ``_ratelimit``)."""
     app = web.Application(
         middlewares=[
             fault_middleware,
@@ -193,6 +201,7 @@ def build_app(
     app[STATE] = sandbox_state
     app[VERIFIER] = verifier
     app[FAULTS] = faults
+    app[RATE_LIMITER] = rate_limiter or RateLimiter(sandbox_state)
     app[REPRESENTATION] = representation or Representation()
     app[_TEMPLATES] = {route.operation: route.path for route in OPERATIONS}
     for route in OPERATIONS:

@@ -16,8 +16,32 @@ from typing import Any
 
 from ._faults import FaultConfig
 from ._keys import KeyPair
+from ._ratelimit import METHOD_SETS, SCOPES, RateLimit, RetryAfter
 from ._representation import REPRESENTATIONS
 from ._server import Sandbox
+
+_RATE_OPTIONS = {
+    "rate_burst": "--rate-burst",
+    "retry_after": "--retry-after",
+    "rate_scope": "--rate-scope",
+    "rate_methods": "--rate-methods",
+    "rate_queue": "--rate-queue",
+    "max_queue": "--max-queue",
+}
+
+
+def _retry_after(text: str) -> RetryAfter:
+    value = text.strip().lower()
+    if value == "none":
+        return None
+    if value == "exact":
+        return "exact"
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected none, exact or a number of seconds, not {text!r}"
+        ) from None
 
 
 def build_parser(prog: str = "python -m magine_async.sandbox") -> argparse.ArgumentParser:
@@ -63,7 +87,80 @@ def build_parser(prog: str = "python -m magine_async.sandbox") -> argparse.Argum
     parser.add_argument(
         "--json", action="store_true", help="print the connection details as one JSON line"
     )
+    limits = parser.add_argument_group(
+        "rate limit", "A capacity model: a token bucket answering 429 above it (default: none)."
+    )
+    limits.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        metavar="RATE",
+        help="requests per second each credential may make (per --rate-scope)",
+    )
+    limits.add_argument(
+        "--rate-burst",
+        type=float,
+        default=None,
+        metavar="TOKENS",
+        help="bucket size: requests admitted at once (default: one second's worth)",
+    )
+    limits.add_argument(
+        "--retry-after",
+        type=_retry_after,
+        default=1.0,
+        metavar="none|exact|SECONDS",
+        help="Retry-After of a 429: none, exact (time to the next token) or seconds (1)",
+    )
+    limits.add_argument(
+        "--rate-scope",
+        choices=SCOPES,
+        default="credential",
+        help="one bucket per credential (JWT issuer; default) or one for all",
+    )
+    limits.add_argument(
+        "--rate-methods",
+        choices=METHOD_SETS,
+        default="all",
+        help="limit all calls (default) or writes only (POST, PUT, PATCH, DELETE)",
+    )
+    limits.add_argument(
+        "--rate-queue",
+        action="store_true",
+        help="overload mode: requests above the rate wait for a token instead of a 429",
+    )
+    limits.add_argument(
+        "--max-queue",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --rate-queue: requests that may wait at once; past it, 503",
+    )
     return parser
+
+
+def rate_limit_from_args(args: argparse.Namespace) -> RateLimit | None:
+    """The :class:`RateLimit` the ``--rate-*`` options describe (None without --rate-limit).
+
+    Raises ValueError for a bad combination or value."""
+    if args.rate_limit is None:
+        parser = build_parser()
+        given = [
+            flag
+            for name, flag in _RATE_OPTIONS.items()
+            if getattr(args, name) != parser.get_default(name)
+        ]
+        if given:
+            raise ValueError(f"{', '.join(given)} needs --rate-limit")
+        return None
+    return RateLimit(
+        rate=args.rate_limit,
+        burst=args.rate_burst,
+        retry_after=args.retry_after,
+        scope=args.rate_scope,
+        methods=args.rate_methods,
+        queue=args.rate_queue,
+        max_queue=args.max_queue,
+    )
 
 
 def _key_pair(directory: Path, stem: str) -> tuple[KeyPair, Path]:
@@ -92,6 +189,11 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, ValueError, TypeError) as exc:
             print(f"error: cannot load faults from {args.faults}: {exc}", file=sys.stderr)
             return 2
+    try:
+        rate_limit = rate_limit_from_args(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     key_dir: Path = args.key_dir or Path(tempfile.mkdtemp(prefix="magine-sandbox-"))
     partner, partner_path = _key_pair(key_dir, "partner")
     reseller, reseller_path = _key_pair(key_dir, "reseller")
@@ -108,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
         subtitle_delay=args.subtitle_delay,
         transcode_delay=args.transcode_delay,
         representation=args.representation,
+        rate_limit=rate_limit,
     )
     print(
         f"generated {args.viewables} viewables in {time.perf_counter() - started:.1f}s",
@@ -136,9 +239,12 @@ async def _serve(sandbox: Sandbox, details: dict[str, str], *, as_json: bool) ->
             "reseller_private_key_file": details["reseller_key_file"],
             "representation": sandbox.representation.mode,
         }
+        limit = sandbox.rate_limit
         if as_json:
+            info["rate_limit"] = None if limit is None else limit.to_dict()
             print(json.dumps(info), flush=True)
         else:
+            info["rate_limit"] = "none" if limit is None else limit.describe()
             print("Magine Platform sandbox is running (Ctrl-C stops it)", flush=True)
             for key, value in info.items():
                 print(f"  {key.replace('_', ' '):<26} {value}", flush=True)

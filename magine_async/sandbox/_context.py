@@ -10,11 +10,13 @@ from aiohttp import web
 from ._auth import Principal, TokenVerifier
 from ._faults import FaultConfig
 from ._http import ApiError, not_found
+from ._ratelimit import RateLimiter
 from ._state import SandboxState, User
 
 STATE = web.AppKey("magine_sandbox_state", SandboxState)
 VERIFIER = web.AppKey("magine_sandbox_verifier", TokenVerifier)
 FAULTS = web.AppKey("magine_sandbox_faults", FaultConfig)
+RATE_LIMITER = web.AppKey("magine_sandbox_rate_limiter", RateLimiter)
 PRINCIPAL = web.RequestKey("magine_sandbox_principal", Principal)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

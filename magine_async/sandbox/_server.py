@@ -19,6 +19,7 @@ from ._faults import FaultConfig
 from ._generator import default_reseller_offers
 from ._jay import jay_routes
 from ._keys import KeyPair, cached_key_pair
+from ._ratelimit import RateLimit, RateLimiter
 from ._representation import Representation
 from ._state import DEFAULT_RESELLER_ID, SandboxState
 
@@ -49,6 +50,10 @@ class Sandbox:
     ``number``, omitted optional properties, unknown properties, shuffled keys, charset
     spellings); ``"sparse"`` also leaves out every optional property; pass a
     :class:`Representation` to seed it apart from the data. See ``_representation``.
+
+    ``rate_limit=RateLimit(rate=300, burst=30)`` puts a token bucket per credential in front
+    of the handlers (429 above it); ``sb.rate_limit`` changes or removes it at runtime and
+    ``sb.counters.rate_limit`` counts what it admitted and throttled. See ``_ratelimit``.
     """
 
     def __init__(
@@ -72,6 +77,7 @@ class Sandbox:
         transcode_delay: float = 5.0,
         jay_api_key: str | None = None,
         representation: str | Representation = "plain",
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -112,7 +118,11 @@ class Sandbox:
             representation = Representation(representation, seed=seed)
         self.representation = representation
         """How answers are spelled: ``plain``, ``varied`` or ``sparse`` (mutable at runtime)."""
-        self.app = build_app(self.state, self.verifier, self.faults, self.representation)
+        self.rate_limiter = RateLimiter(self.state, rate_limit)
+        """The buckets and the current limit (``tokens()``, ``waiting``, ``configure()``)."""
+        self.app = build_app(
+            self.state, self.verifier, self.faults, self.representation, self.rate_limiter
+        )
         if jay_api_key is None:
             bits = random.Random(f"magine-sandbox-jay-key:{seed}").getrandbits(128)
             jay_api_key = f"jay-sandbox-{bits:032x}"
@@ -122,6 +132,16 @@ class Sandbox:
         self._signing_keys: dict[bool, RSAKey] = {}
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The capacity model in force (None: unlimited). Setting it (a :class:`RateLimit`
+        or None) takes effect on the next request; the buckets start full again."""
+        return self.rate_limiter.limit
+
+    @rate_limit.setter
+    def rate_limit(self, value: RateLimit | None) -> None:
+        self.rate_limiter.configure(value)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -263,4 +283,6 @@ class Sandbox:
     def __repr__(self) -> str:
         where = self.base_url if self.port is not None else "not started"
         extra = "" if self.representation.plain else f" representation={self.representation.mode}"
+        if self.rate_limit is not None:
+            extra += f" rate_limit={self.rate_limit.rate:g}/s"
         return f"<Sandbox {where} viewables={len(self.state.catalogue)}{extra}>"

@@ -11,6 +11,9 @@ Options come from the ``sandbox`` marker, passed to :class:`Sandbox`::
         async with sandbox.client() as client:
             ...
 
+``@pytest.mark.sandbox(rate_limit=RateLimit(rate=50, burst=5))`` gives it a capacity model
+(429 above 50 requests/s per credential; see :class:`magine_async.sandbox.RateLimit`).
+
 The representation (``plain``, ``varied``, ``sparse``; see :class:`Representation`) comes from
 the marker's ``representation=``, else from the ``sandbox_representation`` fixture, which
 answers ``pytest --sandbox-representation=varied`` (default ``plain``). Override that fixture
