@@ -24,7 +24,19 @@ from ._control import PoolControl, RetryBudget, Shard
 from ._engine import BulkRun, InputError, RowContext, Settings, fan_out
 from ._ops import Bulk, BulkOptions, SubtitlePolling, row_key
 from ._outcome import BulkAborted, ErrorInfo, Outcome, RowFailed, RowResult, Status, Summary
-from ._rows import EntitleRow, ResellerEntitleRow, RevokeRow, SubtitleRow, user_key
+from ._rows import (
+    MAX_EMAIL_LENGTH,
+    MAX_ID_LENGTH,
+    MAX_OFFERS,
+    EntitleRow,
+    InvalidRow,
+    ResellerEntitleRow,
+    RevokeRow,
+    SubtitleRow,
+    encode_key_part,
+    invalid_row_key,
+    user_key,
+)
 
 __all__ = [
     "Bulk",
@@ -34,8 +46,12 @@ __all__ = [
     "EntitleRow",
     "ErrorInfo",
     "InputError",
+    "InvalidRow",
     "Journal",
     "JournalEntry",
+    "MAX_EMAIL_LENGTH",
+    "MAX_ID_LENGTH",
+    "MAX_OFFERS",
     "Outcome",
     "PoolControl",
     "ResellerEntitleRow",
@@ -50,7 +66,9 @@ __all__ = [
     "SubtitlePolling",
     "SubtitleRow",
     "Summary",
+    "encode_key_part",
     "fan_out",
+    "invalid_row_key",
     "row_key",
     "user_key",
 ]

@@ -61,7 +61,15 @@ def describe(exc: BaseException) -> str:
         return f"network problem: {exc}"
     if isinstance(exc, APIError):
         return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
     return f"{type(exc).__name__}: {exc}"
+
+
+def _traceback(exc: BaseException) -> None:
+    import traceback
+
+    traceback.print_exception(exc, file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,11 +86,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except (MagineError, CommandError, OSError) as exc:
         if verbose:
-            import traceback
-
-            traceback.print_exception(exc, file=sys.stderr)
+            _traceback(exc)
         print(f"error: {describe(exc)}", file=sys.stderr)
         usage = isinstance(exc, ValidationError | ConfigurationError) or (
             isinstance(exc, CommandError) and exc.usage
         )
         return EXIT_USAGE if usage else EXIT_FAILURE
+    except Exception as exc:  # a bug: still one line, the traceback with --verbose only
+        if verbose:
+            _traceback(exc)
+        hint = "" if verbose else "; --verbose shows where"
+        print(
+            f"error: unexpected {type(exc).__name__}: {exc} (a bug of magine-async{hint})",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE

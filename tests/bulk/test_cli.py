@@ -29,6 +29,11 @@ def failures(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def invalid(key: str) -> str:
+    """``#<line>`` of the key ``#<line>:<digest>`` of an invalid row (else the key itself)."""
+    return key.split(":", 1)[0] if key.startswith("#") else key
+
+
 def table(stdout: str) -> dict[str, int]:
     """The counts of the summary table: {"succeeded": 3, "would send": 1, ...}."""
     found = {}
@@ -64,22 +69,22 @@ async def test_entitle_reports_a_table_a_failures_file_and_exit_1(
     counts = table(result.stdout)
     assert (counts["succeeded"], counts["failed"], counts["retries"]) == (20, 2, 2)
     assert "(503: 2)" in result.stdout
-    rows_failed = {row["key"]: row for row in failures(tmp_path / "run.failures.csv")}
-    assert set(rows_failed) == {f"u:{doomed}|pass-7-days,svod-monthly", "#22"}
+    rows_failed = {invalid(row["key"]): row for row in failures(tmp_path / "run.failures.csv")}
+    assert set(rows_failed) == {f"u:{doomed}|pass-7-days,svod-monthly", "#23"}
     unavailable = rows_failed[f"u:{doomed}|pass-7-days,svod-monthly"]
     assert unavailable["error_code"] == "serviceUnavailable"
     assert unavailable["http_status"] == "503"
     assert len(unavailable["trace_ids"].split()) == 3 and unavailable["attempts"] == "3"
     assert "Trace ID" in unavailable["messages"]
-    invalid = rows_failed["#22"]
-    assert invalid["error_code"] == "invalidRow" and "line 23" in invalid["messages"]
+    line = rows_failed["#23"]  # an invalid row's key starts with its line
+    assert line["error_code"] == "invalidRow" and "line 23" in line["messages"]
     assert sb.counters["entitlements.created"] == 2 * 19 + 1
     assert_no_secret(sb, result.stdout, result.stderr)
 
     sb.faults.clear()
     again = await cli.run("entitle", "--input", str(path), "--journal", "run.db", "--retry-failed")
     assert again.code == 1  # the invalid line still fails: it is fixed in the input, not here
-    assert [r["key"] for r in failures(tmp_path / "run.failures.csv")] == ["#22"]
+    assert [invalid(r["key"]) for r in failures(tmp_path / "run.failures.csv")] == ["#23"]
     fixed = write_csv(tmp_path / "rows.csv", HEADER, rows[:-1])
     done = await cli.run("entitle", "--input", str(fixed), "--journal", "run.db")
     assert done.code == 0, done.stdout
@@ -113,11 +118,12 @@ async def test_jsonl_input_with_offer_lists_dates_and_bad_lines(
     entitlement = sb.state.users[uid].entitlements["rent-48h"]
     assert entitlement.message == "migrated"
     assert entitlement.purchased_at.year == 2024 and entitlement.expiry is not None
-    reasons = {row["key"]: row["messages"] for row in failures(tmp_path / "rows.failures.csv")}
-    assert "line 3: not JSON" in reasons["#2"]
-    assert "line 4: expiry: needs a UTC offset" in reasons["#3"]
-    assert "line 5: not a JSON object" in reasons["#4"]
-    assert "failed #2: invalidRow" in result.stderr  # --verbose lists each failure
+    failed = failures(tmp_path / "rows.failures.csv")
+    reasons = {invalid(row["key"]): row["messages"] for row in failed}
+    assert "line 3: not JSON" in reasons["#3"]
+    assert "line 4: expiry: needs a UTC offset" in reasons["#4"]
+    assert "line 5: not a JSON object" in reasons["#5"]
+    assert f"failed {failed[0]['key']}: invalidRow" in result.stderr  # --verbose lists each
 
 
 async def test_dry_run_needs_no_credentials_and_sends_nothing(
@@ -240,9 +246,9 @@ async def test_the_other_bulk_commands(sb: Sandbox, tmp_path: Path) -> None:
     )
     result = await partner.run("subtitles", "upload", "--input", str(subs))
     assert result.code == 1
-    reasons = {r["key"]: r for r in failures(tmp_path / "subs.failures.csv")}
+    reasons = {invalid(r["key"]): r for r in failures(tmp_path / "subs.failures.csv")}
     assert reasons[f"{bad_asset}|eng|normal"]["error_code"] == "subtitleFailed"
-    assert "missing.srt does not exist" in reasons["#3"]["messages"]
+    assert "missing.srt does not exist" in reasons["#4"]["messages"]
     assert sb.counters["subtitle_requests.succeeded"] == 1
 
 

@@ -18,6 +18,7 @@ from magine_async.bulk import (
     RowResult,
     Shard,
     fan_out,
+    invalid_row_key,
 )
 
 from .conftest import FakeClock
@@ -122,7 +123,8 @@ async def test_a_failing_row_never_stops_the_run() -> None:
     assert bug is not None and bug.error_code == "internalError" and "KeyError" in bug.messages[0]
     assert outcomes["told"].status == "failed" and outcomes["told"].result == {"partial": True}
     assert outcomes["same"].status == "already"
-    invalid = outcomes["#6"]  # its key could not be computed: named by its position
+    # its key could not be computed: named by its position and a digest of the row
+    invalid = outcomes[invalid_row_key(6, "")]
     assert invalid.status == "failed" and invalid.error is not None
     assert invalid.error.error_code == "invalidRow"
     assert run.summary.counts == {"succeeded": 2, "already": 1, "failed": 4, "skipped": 0}
@@ -189,7 +191,11 @@ async def test_duplicate_keys_in_flight_are_done_once() -> None:
 async def test_dry_run_sends_nothing() -> None:
     run = fan_out(["a", "b", ""], None, key=ident, dry_run=True)
     outcomes = [o async for o in run]
-    assert {o.key: o.status for o in outcomes} == {"a": "skipped", "b": "skipped", "#3": "failed"}
+    assert {o.key: o.status for o in outcomes} == {
+        "a": "skipped",
+        "b": "skipped",
+        invalid_row_key(3, ""): "failed",
+    }
     assert run.summary.planned == 2
     with pytest.raises(Exception, match="action"):
         fan_out(["a"], None, key=ident)

@@ -96,7 +96,7 @@ async def test_bad_rows_fail_before_anything_is_sent(partner: MagineClient, sb: 
         EntitleRow(["a"], email="not-an-email"),
     ]
     outcomes = [o async for o in partner.bulk.entitle(rows)]
-    assert [o.key for o in outcomes] == [f"#{i}" for i in range(1, 7)]
+    assert [o.key.partition(":")[0] for o in outcomes] == [f"#{i}" for i in range(1, 7)]
     assert all(
         o.status == "failed" and o.error and o.error.error_code == "invalidRow" for o in outcomes
     )
@@ -145,7 +145,8 @@ async def test_provision_users_resolves_existing_ones_by_lookup(
     assert fresh.status == "succeeded"
     user = sb.state.users[fresh.result["userId"]]
     assert (user.name, user.birth_date, user.country) == ("Fresh", "2001-02-03", "SE")
-    assert outcomes["#3"].error is not None and outcomes["#3"].error.error_code == "invalidRow"
+    (invalid,) = [o for k, o in outcomes.items() if k.startswith("#3:")]
+    assert invalid.error is not None and invalid.error.error_code == "invalidRow"
     assert sb.counters["users.created"] == 2
 
 
@@ -322,3 +323,23 @@ async def test_a_subtitle_row_whose_polling_failed_is_retried_without_a_second_u
         "status": "SUCCEEDED",
     }
     assert sb.counters["subtitle_requests.created"] == 1
+
+
+@pytest.mark.parametrize("fault", ["reset", "truncate"])
+async def test_retry_failed_follows_an_upload_the_platform_accepted_before_the_answer_was_lost(
+    partner: MagineClient, sb: Sandbox, tmp_path: Path, fault: str
+) -> None:
+    """The answer to an accepted upload is lost (after the handler ran): --retry-failed finds
+    that request, even once it has SUCCEEDED, and polls it instead of uploading again."""
+    assets = _vod_assets(sb, 3)
+    journal = tmp_path / "subs.db"
+    rows = [SubtitleRow(asset, "eng", SRT) for asset in assets]
+    sb.faults.route("subtitles.create").script = [fault] * 3
+    first = [o async for o in partner.bulk.upload_subtitles(rows, journal=journal)]
+    assert {o.status for o in first} == {"failed"}
+    assert sb.counters["subtitle_requests.created"] == 3  # accepted, answers lost
+    sb.faults.clear()
+    run = partner.bulk.upload_subtitles(rows, journal=journal, retry_failed=True)
+    again = [o async for o in run]
+    assert {o.status for o in again} == {"already"}
+    assert sb.counters["subtitle_requests.created"] == 3  # nothing uploaded twice
