@@ -18,6 +18,7 @@ from ._errors import (
     TransportError,
     ValidationError,
 )
+from ._flow import FlowControl, FlowStats
 from ._retry import RetryPolicy
 from ._transport import Timeouts
 from ._version import __version__
@@ -35,6 +36,8 @@ __all__ = [
     "ConflictError",
     "Created",
     "EntitlementCreation",
+    "FlowControl",
+    "FlowStats",
     "InvalidResponseError",
     "MagineClient",
     "MagineError",

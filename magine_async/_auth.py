@@ -16,6 +16,7 @@ import asyncio
 import math
 import os
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ MAX_TOKEN_TTL = 30 * 24 * 3600.0
 MIN_KEY_BITS = 2048
 _REFRESH_MARGIN = 300.0
 _REFRESH_FRACTION = 0.10
+_RECENT_TOKENS = 16  # signed tokens kept (in memory) to redact them wherever they come back
 
 PrivateKeySource = str | bytes | os.PathLike[str]
 
@@ -122,6 +124,7 @@ class TokenProvider:
         "_key",
         "_key_source",
         "_lock",
+        "_recent",
         "_token",
         "clock_skew",
         "issuer",
@@ -153,6 +156,7 @@ class TokenProvider:
             None if isinstance(private_key, RSAKey) else private_key
         )
         self._token: _Token | None = None
+        self._recent: deque[_Token] = deque(maxlen=_RECENT_TOKENS)
         self._lock: asyncio.Lock | None = None
         self.signings = 0
         """How many tokens this provider has signed (for diagnostics and tests)."""
@@ -189,7 +193,19 @@ class TokenProvider:
             await self.load_key()
             token = await asyncio.to_thread(self._sign)
             self._token = token
+            self._recent.append(token)
             return token.value
+
+    def recent_secrets(self) -> tuple[str, ...]:
+        """The tokens signed lately that may still be in use, and their signatures (an echo
+        that mangles the dots still shows one whole): secrets for redaction."""
+        now = self._clock()
+        found: list[str] = []
+        for token in self._recent:
+            if token.expires_at > now:
+                found.append(token.value)
+                found.append(token.value.rsplit(".", 1)[-1])
+        return tuple(found)
 
     def invalidate(self, value: str) -> None:
         """Forget ``value`` after the server rejected it, unless a newer token replaced it."""

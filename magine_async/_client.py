@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Literal, Self
 
 import aiohttp
 
 from ._auth import PrivateKeySource, TokenProvider
 from ._config import check_base_url, configure_logging_from_env, setting
 from ._errors import ConfigurationError
+from ._flow import FlowControl
 from ._paths import check_header_value
 from ._retry import RetryPolicy
 from ._transport import Operation, Timeouts, Transport, text_body
@@ -49,6 +50,24 @@ def _private_key_setting(private_key: PrivateKeySource | None) -> PrivateKeySour
     )
 
 
+def flow_control(
+    rate_limit: float | Literal["adaptive"] | FlowControl | None, retry: RetryPolicy
+) -> FlowControl | None:
+    """The flow controller a ``rate_limit`` setting asks for (waits on the policy's clock)."""
+    if rate_limit is None or isinstance(rate_limit, FlowControl):
+        return rate_limit
+    if rate_limit == "adaptive":
+        return FlowControl(clock=retry.clock, sleep=retry.sleep)
+    if isinstance(rate_limit, bool) or not isinstance(rate_limit, int | float):
+        raise ConfigurationError(
+            "rate_limit: must be 'adaptive', a number of requests per second or a FlowControl"
+        )
+    try:
+        return FlowControl(rate=rate_limit, adaptive=False, clock=retry.clock, sleep=retry.sleep)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
 class MagineClient:
     """An asyncio client of the Magine Pro Platform API, for a partner or a reseller.
 
@@ -69,6 +88,12 @@ class MagineClient:
     ``timeouts`` (:class:`Timeouts`); ``retry`` (:class:`RetryPolicy`); ``token_ttl`` (seconds,
     default 3600, at most 30 days) and ``clock_skew`` (seconds ``iat`` is backdated, default
     30); ``allow_insecure_http`` permits ``http://`` to a non-loopback host.
+
+    ``rate_limit`` turns on flow control for every request of the client (off by default):
+    ``"adaptive"`` learns the rate the platform admits from its 429 answers and sends just
+    under it; a number sends at most that many requests per second; a
+    :class:`~magine_async.FlowControl` is used as it is (to share one between clients, or
+    to inject its clock). Bulk runs use the client's controller when it has one.
     """
 
     def __init__(
@@ -85,6 +110,7 @@ class MagineClient:
         token_ttl: float = 3600.0,
         clock_skew: float = 30.0,
         allow_insecure_http: bool = False,
+        rate_limit: float | Literal["adaptive"] | FlowControl | None = None,
     ) -> None:
         configure_logging_from_env()
         token = check_header_value(
@@ -96,6 +122,7 @@ class MagineClient:
         url = check_base_url(url, allow_insecure_http=allow_insecure_http)
         if max_connections < 1:
             raise ConfigurationError("max_connections: must be at least 1")
+        policy = retry or RetryPolicy()
         self._tokens = TokenProvider(
             issuer=iss, private_key=key, ttl=token_ttl, clock_skew=clock_skew
         )
@@ -106,8 +133,9 @@ class MagineClient:
             session=session,
             max_connections=max_connections,
             timeouts=timeouts or Timeouts(),
-            retry=retry or RetryPolicy(),
+            retry=policy,
             secrets=(token,),
+            flow=flow_control(rate_limit, policy),
         )
         self.viewables = Viewables(self._transport)
         """Viewables: list (paginated), create, get, replace, patch, images."""
@@ -138,6 +166,12 @@ class MagineClient:
     @property
     def closed(self) -> bool:
         return self._transport.closed
+
+    @property
+    def flow(self) -> FlowControl | None:
+        """The client's flow controller (``rate_limit=``), if any: its ``rate``,
+        ``measured_rate`` and ``stats`` tell what it learned."""
+        return self._transport.flow
 
     @property
     def tokens(self) -> TokenProvider:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 from tenacity.stop import stop_base
@@ -33,6 +33,9 @@ from ._errors import (
     ServerError,
     TransportError,
 )
+
+if TYPE_CHECKING:
+    from ._flow import FlowControl
 
 __all__ = [
     "AttemptHooks",
@@ -60,6 +63,12 @@ class RetryPolicy:
       time that remains. A call with a deadline therefore ends within it, give or take the
       event loop's scheduling (a few milliseconds) and the time to sign a JWT when one is due
       (a worker thread, about 2 ms).
+    - ``max_throttled`` / ``throttle_deadline``: throttling is not failure, so 429 answers do
+      not count against ``max_attempts``: a call is answered 429 at most ``max_throttled``
+      times (default 10), and with ``throttle_deadline`` it stops retrying 429s once that many
+      seconds have passed since it started. Under a client's flow control a throttled
+      request waits for the controller (its ``Retry-After`` and the learned send rate)
+      instead of a back-off of its own.
     - ``sleep`` / ``clock`` / ``rng``: injectable for tests, so no test sleeps for real.
 
     Which failures are retried: 5xx answers, 429, timeouts, connection errors and unreadable
@@ -74,6 +83,8 @@ class RetryPolicy:
     jitter: bool = True
     max_retry_after: float = 60.0
     deadline: float | None = None
+    max_throttled: int = 10
+    throttle_deadline: float | None = None
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, repr=False)
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     rng: Callable[[], float] = field(default=random.random, repr=False)
@@ -85,8 +96,12 @@ class RetryPolicy:
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name}: must be a finite number of seconds, not negative")
-        if self.deadline is not None and (not math.isfinite(self.deadline) or self.deadline <= 0):
-            raise ValueError("deadline: must be a finite, positive number of seconds")
+        for name in ("deadline", "throttle_deadline"):
+            value = getattr(self, name)
+            if value is not None and (not math.isfinite(value) or value <= 0):
+                raise ValueError(f"{name}: must be a finite, positive number of seconds")
+        if self.max_throttled < 1:
+            raise ValueError("max_throttled: must be at least 1")
 
     async def _sleep_safely(self, seconds: float) -> None:
         await self.sleep(safe_wait(seconds))
@@ -94,7 +109,7 @@ class RetryPolicy:
     @classmethod
     def disabled(cls) -> RetryPolicy:
         """A policy that makes exactly one attempt."""
-        return cls(max_attempts=1)
+        return cls(max_attempts=1, max_throttled=1)
 
     def backoff(self, retry_number: int) -> float:
         """Back-off before retry number ``retry_number`` (1 for the first retry), without hints."""
@@ -129,36 +144,56 @@ class RetryPolicy:
         started: float,
         on_retry: Callable[[int, BaseException, float], None] | None = None,
         allow_retry: Callable[[BaseException], bool] | None = None,
+        paced: bool = False,
     ) -> T:
         """Continue after ``first_error`` (raised by the first attempt) until success or the end.
 
         The first attempt runs outside this method, so a call that succeeds at once pays nothing
         for the retry machinery. ``allow_retry`` is consulted only when a retry would otherwise
         happen (the failure is retriable, attempts and deadline allow it); False stops there.
+        ``paced``: the request runs under flow control, which makes a throttled retry wait.
         """
         pending: list[BaseException] = [first_error]
         policy = self
-        # The wait after each failed attempt is drawn once: the deadline check and the sleep
-        # see the same number (tenacity asks for both, in an order that is its own).
-        planned: dict[int, float] = {}
+        # Each failed attempt is judged once (tenacity asks for the wait and the stop in an
+        # order of its own): the deadline check and the sleep see the same drawn wait, and
+        # 429s are counted apart from failures.
+        failed = throttled = 0
+        judged: dict[int, tuple[float, bool]] = {}
+
+        def judge(state: RetryCallState) -> tuple[float, bool]:
+            nonlocal failed, throttled
+            number = state.attempt_number
+            verdict = judged.get(number)
+            if verdict is not None:
+                return verdict
+            judged.clear()
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, RateLimitError):
+                throttled += 1
+                wait = 0.0 if paced else policy.wait_for(throttled, error)
+                stop = throttled >= policy.max_throttled
+                if policy.throttle_deadline is not None:
+                    spent = policy.clock() - started
+                    stop = stop or spent + wait >= policy.throttle_deadline
+            else:
+                failed += 1
+                wait = policy.wait_for(failed, error)
+                stop = failed >= policy.max_attempts
+            remaining = policy.remaining(started)
+            if remaining is not None and wait >= remaining:
+                stop = True
+            if not stop and allow_retry is not None and error is not None:
+                stop = not allow_retry(error)
+            verdict = judged[number] = (wait, stop)
+            return verdict
 
         def wait(state: RetryCallState) -> float:
-            number = state.attempt_number
-            if number not in planned:
-                planned.clear()
-                error = state.outcome.exception() if state.outcome else None
-                planned[number] = policy.wait_for(number, error)
-            return planned[number]
+            return judge(state)[0]
 
         class _Stop(stop_base):
             def __call__(self, state: RetryCallState) -> bool:
-                if state.attempt_number >= policy.max_attempts:
-                    return True
-                error = state.outcome.exception() if state.outcome else None
-                remaining = policy.remaining(started)
-                if remaining is not None and wait(state) >= remaining:
-                    return True
-                return allow_retry is not None and error is not None and not allow_retry(error)
+                return judge(state)[1]
 
         def before_sleep(state: RetryCallState) -> None:
             if on_retry is not None and state.outcome is not None:
@@ -216,6 +251,11 @@ class AttemptHooks:
     """
 
     __slots__ = ()
+
+    flow: FlowControl | None = None
+    """The flow controller the attempts of these hooks go through (else the client's)."""
+    retry: RetryPolicy | None = None
+    """The retry policy of requests made under these hooks that name none themselves."""
 
     async def before_attempt(self) -> Any:
         return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import datetime
 import email.utils
 import logging
 import math
@@ -37,6 +38,7 @@ from ._errors import (
     error_for_status,
     parse_trace_id,
 )
+from ._flow import FlowControl
 from ._paths import PathTemplate
 from ._retry import RetryPolicy, current_attempt_hooks, is_retriable
 from ._version import __version__
@@ -178,7 +180,11 @@ def redact(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
-_DELAY_SECONDS = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
+_DELAY_SECONDS = re.compile(r"[0-9]{1,24}(?:\.[0-9]{1,9})?")
+# asctime, the third HTTP-date form (RFC 9110 5.6.7): no zone, always GMT
+_ASCTIME = re.compile(
+    r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}"
+)
 _UTC_ZONES = frozenset({"GMT", "UTC", "UT", "Z", "+0000"})
 
 
@@ -186,7 +192,8 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
     """The wait a ``Retry-After`` header asks for, or None when there is no usable one.
 
     Usable: a number of seconds (digits, optionally with a decimal fraction) or an HTTP date
-    with an explicit UTC zone (``GMT``, as HTTP dates are written). Anything else (``nan``,
+    with an explicit UTC zone (``GMT``, as HTTP dates are written), or in the asctime form
+    (which is GMT by definition). Anything else (``nan``,
     ``inf``, a negative or exponent form, garbage, an empty value, a date without a zone or with
     the "unknown zone" ``-0000``) is treated as absent, so the ordinary back-off applies. A
     date already past means 0.
@@ -196,15 +203,18 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
     value = value.strip()
     if _DELAY_SECONDS.fullmatch(value):
         return float(value)
+    asctime = _ASCTIME.fullmatch(value) is not None
     zone = value.rsplit(None, 1)[-1].upper() if value else ""
-    if zone not in _UTC_ZONES:
+    if zone not in _UTC_ZONES and not asctime:
         return None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
-        return None
+        if not asctime:
+            return None
+        when = when.replace(tzinfo=datetime.UTC)
     try:
         seconds = when.timestamp() - now
     except (OverflowError, OSError, ValueError):
@@ -236,6 +246,7 @@ class Transport:
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - immutable
         wall_clock: Callable[[], float] = time.time,
         secrets: Sequence[str] = (),
+        flow: FlowControl | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._headers = dict(headers)
@@ -253,6 +264,7 @@ class Transport:
         self.retry = retry
         self._wall_clock = wall_clock
         self._secrets = tuple(secret for secret in secrets if secret)
+        self.flow = flow
         self._closed = False
         self._session_token: str | None = None
         self._lock = asyncio.Lock()
@@ -324,25 +336,43 @@ class Transport:
             raise ClientClosedError("the client is closed; create a new one")
         path = op.template.render(params)
         url = self.url_for(path, query)
-        policy = retry or self.retry
+        hooks = current_attempt_hooks()
+        policy = retry or (hooks.retry if hooks is not None else None) or self.retry
         trace_ids: list[str] = []
         attempts = [0]
-        started = policy.clock()
-        deadline = (policy, started) if policy.deadline is not None else None
-        hooks = current_attempt_hooks()
+        # The deadline counts from the first send: time queued in the client's own flow
+        # control (or a bulk run's hooks) before it is not time at the platform.
+        started = [policy.clock()]
+        timed = policy.deadline is not None
+        flow = (hooks.flow if hooks is not None else None) or self.flow
 
         async def attempt() -> Response[T]:
             attempts[0] += 1
-            if hooks is None:
+            if hooks is None and flow is None:
+                deadline = (policy, started[0]) if timed else None
                 return await self._attempt(
                     op, path, url, decode, body, headers, trace_ids, attempts[0], secrets, deadline
                 )
-            token = await hooks.before_attempt()
+            token = await hooks.before_attempt() if hooks is not None else None
+            sent: float | None = None
             status: int | None = None
             error: BaseException | None = None
             try:
+                if flow is not None:
+                    sent = await flow.acquire()
+                if attempts[0] == 1 and timed:
+                    started[0] = policy.clock()
                 response = await self._attempt(
-                    op, path, url, decode, body, headers, trace_ids, attempts[0], secrets, deadline
+                    op,
+                    path,
+                    url,
+                    decode,
+                    body,
+                    headers,
+                    trace_ids,
+                    attempts[0],
+                    secrets,
+                    (policy, started[0]) if timed else None,
                 )
                 status = response.status
                 return response
@@ -353,13 +383,17 @@ class Transport:
                 error = exc
                 raise
             finally:
-                hooks.after_attempt(token, status, error)
+                if flow is not None and sent is not None:
+                    hint = error.retry_after if isinstance(error, APIError) else None
+                    flow.release(sent, status, hint)
+                if hooks is not None:
+                    hooks.after_attempt(token, status, error)
 
         try:
             return await attempt()
         except (APIError, TransportError) as first:
             first.attempts = 1
-            if policy.max_attempts <= 1 or not is_retriable(first, retry_safe=op.safe):
+            if not is_retriable(first, retry_safe=op.safe):
                 raise  # a 4xx answer: nothing to retry, no need for the retry machinery
 
             def on_retry(number: int, error: BaseException, wait: float) -> None:
@@ -380,9 +414,10 @@ class Transport:
                     attempt,
                     retry_safe=op.safe,
                     first_error=first,
-                    started=started,
+                    started=started[0],
                     on_retry=on_retry,
                     allow_retry=hooks.allow_retry if hooks is not None else None,
+                    paced=flow is not None,
                 )
             except (APIError, TransportError) as final:
                 final.attempts = attempts[0]
@@ -525,7 +560,8 @@ class Transport:
             return ClientClosedError(
                 f"{op.method} {path}: the client was closed while the request was in flight"
             )
-        # Only the exception's type and its own message: aiohttp's reprs include request headers.
+        # Only the exception's type and its own message: aiohttp's reprs include request headers,
+        # and a parser error quotes the bytes it met (a proxy may echo credentials there).
         detail = type(exc).__name__
         if isinstance(exc, aiohttp.ClientConnectorError):
             detail += f": cannot connect to {exc.host}:{exc.port} ({exc.strerror or exc.os_error})"
@@ -536,6 +572,7 @@ class Transport:
             detail += f": {exc.status} {exc.message}"
         elif str(exc):
             detail += f": {exc}"
+        detail = self._redact(detail, ())
         sent = not isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
         if isinstance(exc, builtins.TimeoutError):
             kind = "connect" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "read or total"
@@ -593,7 +630,12 @@ class Transport:
         )
 
     def _redact(self, text: str, secrets: Sequence[str]) -> str:
-        return redact(redact(text, self._secrets), secrets) if text else text
+        if not text:
+            return text
+        text = redact(redact(text, self._secrets), secrets)
+        if self._tokens is not None:
+            text = redact(text, self._tokens.recent_secrets())
+        return text
 
     @staticmethod
     def _log(

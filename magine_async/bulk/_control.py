@@ -1,28 +1,24 @@
-"""Flow control of a bulk run: the adaptive window, pool-wide pauses, a request rate limit,
-the retry budget, and the shard a process owns.
+"""Flow control of a bulk run: the flow controller, the retry budget, and the shard a process
+owns.
 
-One :class:`PoolControl` per run gates every HTTP attempt its workers make (through
+One :class:`PoolControl` per run sees every HTTP attempt its workers make (through
 :class:`~magine_async._retry.AttemptHooks`, so the transport's one retry loop stays the only
 one):
 
-- **Window** (AIMD): at most ``window`` requests in flight. A 429 or 503 halves it (once per
-  "generation": answers to requests sent before the last cut do not cut again); any other
-  answer below 500 grows it by one; it never exceeds ``concurrency`` nor drops below 1.
-- **Pause**: a 429 or 503 carrying ``Retry-After`` holds every new attempt of the pool until
-  that time (capped by ``max_pause``); a later, longer hint extends the pause.
-- **Rate**: with ``rate_limit`` (requests per second), attempts are spaced ``1/rate`` apart.
-- **Retry budget**: a failure is retried only while retries are below ``ratio`` of the recent
-  attempts (at least ``min_retries`` are always allowed), so an outage does not turn into a
-  retry storm: past the budget, failing rows fail instead of multiplying the load.
+- **Flow**: every attempt goes through one :class:`~magine_async.FlowControl` (the client's
+  when it has one, else the run's own), which learns the rate the platform admits and sends
+  just under it; ``concurrency`` workers bound the requests in flight.
+- **Throttling is not failure**: a 429 never spends the retry budget; a throttled request
+  waits for the flow controller, bounded by the run's per-row ``throttle_deadline``.
+- **Retry budget**: any other failure is retried only while retries are below ``ratio`` of
+  the recent attempts (at least ``min_retries`` are always allowed), so an outage does not
+  turn into a retry storm: past the budget, failing rows fail instead of multiplying the load.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -34,7 +30,8 @@ from .._errors import (
     TimeoutError,
     TransportError,
 )
-from .._retry import AttemptHooks, safe_wait
+from .._flow import FlowControl
+from .._retry import AttemptHooks, RetryPolicy
 from ._outcome import Summary
 
 __all__ = ["PoolControl", "RetryBudget", "Shard", "WorkerHooks", "retry_cause"]
@@ -154,149 +151,63 @@ class PoolControl:
     def __init__(
         self,
         *,
-        concurrency: int,
-        adaptive: bool,
-        rate_limit: float | None,
+        flow: FlowControl,
         budget: RetryBudget | None,
-        sleep: Callable[[float], Awaitable[None]],
-        clock: Callable[[], float],
-        max_pause: float,
         summary: Summary,
+        owns_flow: bool = False,
     ) -> None:
-        self.limit = concurrency
-        self.window = concurrency
-        self.adaptive = adaptive
+        self.flow = flow
+        self._owns_flow = owns_flow
         self.in_flight = 0
         self._summary = summary
-        self._sleep_for = sleep
-        self._clock = clock
-        self._max_pause = max_pause
-        self._interval = 1.0 / rate_limit if rate_limit else 0.0
-        self._next_slot = 0.0
         self._budget = _BudgetState(budget) if budget is not None else None
-        self._waiters: deque[asyncio.Future[None]] = deque()
-        self._generation = 0
-        self._open = asyncio.Event()
-        self._open.set()
-        self._pause_until = 0.0
-        self._pause_extra = 0.0
-        self._pause_task: asyncio.Task[None] | None = None
-        summary.window = concurrency
+        self._flow_base = (flow.stats.paused, flow.stats.pauses)
 
-    # -- gate ------------------------------------------------------------------------------
-
-    async def acquire(self) -> int:
-        """Wait for the pool to be open, a rate slot and a window slot; returns the generation."""
-        if not self._open.is_set():
-            await self._open.wait()
-        if self._interval:
-            now = self._clock()
-            slot = max(self._next_slot, now)
-            self._next_slot = slot + self._interval
-            if slot > now:
-                await self._sleep(slot - now)
-        if self.in_flight < self.window and not self._waiters:
-            self.in_flight += 1
-        else:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            try:
-                await waiter  # the releaser counted us in
-            except asyncio.CancelledError:
-                if waiter.done() and not waiter.cancelled():
-                    self.in_flight -= 1  # granted just before the cancellation: hand it on
-                    self._wake()
-                else:
-                    with contextlib.suppress(ValueError):
-                        self._waiters.remove(waiter)
-                raise
+    def acquire(self) -> None:
+        self.in_flight += 1
         summary = self._summary
         summary.requests += 1
         if self.in_flight > summary.peak_requests:
             summary.peak_requests = self.in_flight
         if self._budget is not None:
             self._budget.attempt()
-        return self._generation
 
-    def _wake(self) -> None:
-        waiters = self._waiters
-        while waiters and self.in_flight < self.window:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                self.in_flight += 1
-                waiter.set_result(None)
-
-    def release(self, generation: Any, status: int | None, error: BaseException | None) -> None:
+    def release(self, status: int | None) -> None:
         self.in_flight -= 1
-        if status == 429 or status == 503:
-            summary = self._summary
-            if status == 429:
-                summary.throttled += 1
-            else:
-                summary.unavailable += 1
-            if self.adaptive and generation == self._generation:
-                self.window = max(1, self.window // 2)
-                self._generation += 1
-                summary.window = self.window
-            hint = error.retry_after if isinstance(error, APIError) else None
-            if hint:
-                self.pause(hint)
-        elif status is not None and status < 500 and self.adaptive and self.window < self.limit:
-            self.window += 1
-            self._summary.window = self.window
-        if self._waiters:
-            self._wake()
-
-    # -- pause -----------------------------------------------------------------------------
-
-    def pause(self, seconds: float) -> None:
-        """Hold every new attempt for ``seconds`` (capped), or extend the current pause."""
-        seconds = min(safe_wait(seconds), self._max_pause)
-        if seconds <= 0:
-            return
-        until = self._clock() + seconds
-        if self._open.is_set():
-            self._open.clear()
-            self._pause_until = until
-            self._summary.pauses += 1
-            self._pause_task = asyncio.get_running_loop().create_task(self._resume(seconds))
-        elif until > self._pause_until:
-            self._pause_extra += until - self._pause_until
-            self._pause_until = until
-
-    async def _resume(self, seconds: float) -> None:
-        try:
-            await self._sleep(seconds)
-            while self._pause_extra > 0:
-                extra, self._pause_extra = self._pause_extra, 0.0
-                await self._sleep(extra)
-        finally:
-            self._open.set()
-
-    async def _sleep(self, seconds: float) -> None:
-        await self._sleep_for(safe_wait(seconds))
-
-    @property
-    def paused(self) -> bool:
-        return not self._open.is_set()
+        if status == 429:
+            self._summary.throttled += 1
+        elif status == 503:
+            self._summary.unavailable += 1
 
     async def aclose(self) -> None:
-        task, self._pause_task = self._pause_task, None
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        self._open.set()
+        if self._owns_flow:
+            await self.flow.aclose()
+
+    def admitted(self) -> int:
+        """Answers the platform admitted so far (a measure of the run's progress)."""
+        return self.flow.stats.admitted
+
+    def update(self, summary: Summary) -> None:
+        """Copy what the flow controller did during this run into ``summary``."""
+        stats = self.flow.stats
+        base_paused, base_pauses = self._flow_base
+        summary.throttled_time = stats.paused - base_paused
+        summary.pauses = stats.pauses - base_pauses
+        summary.send_rate = self.flow.rate
+        summary.measured_rate = self.flow.measured_rate
 
     # -- retries ---------------------------------------------------------------------------
 
     def allow_retry(self, error: BaseException) -> bool:
+        if isinstance(error, RateLimitError):
+            return True  # throttling is not failure: the flow controller makes it wait
         if self._budget is None or self._budget.allows():
             return True
         self._summary.retries_denied += 1
         return False
 
     def on_retry(self, error: BaseException, wait: float) -> None:
-        if self._budget is not None:
+        if self._budget is not None and not isinstance(error, RateLimitError):
             self._budget.retry()
         retries = self._summary.retries
         cause = retry_cause(error)
@@ -304,20 +215,26 @@ class PoolControl:
 
 
 class WorkerHooks(AttemptHooks):
-    """One worker's hooks: the pool's control, plus the attempts of the worker's current row."""
+    """One worker's hooks: the pool's control, plus the attempts of the worker's current row.
 
-    __slots__ = ("attempts", "control")
+    Its attempts go through the run's flow controller and its retry policy (throttled
+    requests wait up to the run's ``throttle_deadline``)."""
 
-    def __init__(self, control: PoolControl) -> None:
+    __slots__ = ("attempts", "control", "flow", "retry")
+
+    def __init__(self, control: PoolControl, retry: RetryPolicy | None = None) -> None:
         self.control = control
+        self.flow = control.flow
+        self.retry = retry
         self.attempts = 0
 
     async def before_attempt(self) -> Any:
         self.attempts += 1
-        return await self.control.acquire()
+        self.control.acquire()
+        return None
 
     def after_attempt(self, token: Any, status: int | None, error: BaseException | None) -> None:
-        self.control.release(token, status, error)
+        self.control.release(status)
 
     def allow_retry(self, error: BaseException) -> bool:
         return self.control.allow_retry(error)

@@ -15,6 +15,8 @@ side effect.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
@@ -23,6 +25,7 @@ from .._errors import (
     AuthenticationError,
     BadRequestError,
     ClientClosedError,
+    ConfigurationError,
     MagineError,
     NotFoundError,
 )
@@ -67,6 +70,7 @@ class BulkOptions(TypedDict, total=False):
     shard: str | Shard | None
     dry_run: bool
     max_pause: float
+    throttle_deadline: float
     sleep: Callable[[float], Awaitable[None]]
     clock: Callable[[], float]
 
@@ -139,13 +143,17 @@ def row_key(row: Any) -> str:
     return str(row.key())
 
 
+_CLOCK_ALLOWANCE = 60.0  # seconds the platform's clock may differ from ours
+
+
 class Bulk:
     """``client.bulk``: bulk operations over any number of rows (see :mod:`magine_async.bulk`).
 
     Each method returns a :class:`BulkRun` at once; nothing happens until it is iterated or
     awaited. Options (keywords, :class:`BulkOptions`): ``concurrency`` (default 32),
     ``adaptive``, ``rate_limit``, ``retry_budget``, ``journal``, ``retry_failed``, ``shard``,
-    ``dry_run``, ``max_pause``; ``sleep`` and ``clock`` default to the client's retry
+    ``dry_run``, ``max_pause``, ``throttle_deadline``; ``sleep`` and ``clock`` default to the
+    client's retry
     policy's, so a test that injects them there waits for nothing here either. Keep
     ``concurrency`` within the client's ``max_connections`` (100 by default): requests beyond
     it wait for a connection.
@@ -168,7 +176,12 @@ class Bulk:
         options: BulkOptions,
         key: Callable[[R], str] = row_key,
     ) -> BulkRun[R]:
-        settings: dict[str, Any] = {"sleep": self._retry.sleep, "clock": self._retry.clock}
+        settings: dict[str, Any] = {
+            "sleep": self._retry.sleep,
+            "clock": self._retry.clock,
+            "retry": self._retry,
+            "flow": self._client.flow,
+        }
         settings.update(options)
         return fan_out(rows, action, key=key, operation=operation, **settings)
 
@@ -385,6 +398,13 @@ class Bulk:
             "poll_timeout": 3600.0,
         }
         poll.update(polling or {})
+        for name, value in poll.items():
+            number = float(value) if isinstance(value, int | float) else math.nan
+            least = 1.0 if name == "poll_factor" else 0.0
+            if not math.isfinite(number) or number <= least:
+                raise ConfigurationError(
+                    f"polling {name}: must be a finite number above {least:g}, not {value!r}"
+                )
         sleep = options.get("sleep", self._retry.sleep)
 
         async def start(row: SubtitleRow, context: RowContext) -> tuple[str, bool]:
@@ -395,18 +415,41 @@ class Bulk:
                 SubtitleJobStatus.RUNNING.value,
             ):
                 return earlier["requestId"], False
+            # An upload of an earlier attempt may have been accepted though its answer was
+            # lost (a 502 after the platform took it): one for the same asset, language and
+            # type created since the row first started is that upload; follow it.
+            first_started = earlier.get("startedAt")
+            since = (
+                float(first_started) - _CLOCK_ALLOWANCE
+                if isinstance(first_started, int | float)
+                else None
+            )
             for job in await subtitles.list(row.asset_id):
                 if (
                     job.request_type == SubtitleRequestType.CREATE
                     and job.subtitle_language == row.language
                     and job.subtitle_type == row.kind
-                    and job.status == SubtitleJobStatus.RUNNING
+                    and (
+                        job.status == SubtitleJobStatus.RUNNING
+                        or (
+                            since is not None
+                            and job.status == SubtitleJobStatus.SUCCEEDED
+                            and job.created_at >= since
+                        )
+                    )
                 ):
                     return job.request_id, False
-            request_id = await subtitles.upload(
-                row.asset_id, row.data, language=row.language, subtitle_type=row.kind
-            )
-            context.checkpoint({"requestId": request_id})
+            started_at = first_started if since is not None else time.time()
+            context.checkpoint({"startedAt": started_at})
+            try:
+                request_id = await subtitles.upload(
+                    row.asset_id, row.data, language=row.language, subtitle_type=row.kind
+                )
+            except (AuthenticationError, ClientClosedError):
+                raise
+            except MagineError as exc:  # keep when the row started: a retry looks for it
+                raise RowFailed(ErrorInfo.from_exception(exc), {"startedAt": started_at}) from None
+            context.checkpoint({"requestId": request_id, "startedAt": started_at})
             return request_id, True
 
         async def action(row: SubtitleRow, context: RowContext) -> RowResult:

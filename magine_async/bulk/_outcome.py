@@ -166,15 +166,20 @@ class Summary:
     """The totals of a bulk run (a live snapshot while it runs).
 
     ``counts``: outcomes by status; ``read``: rows read from the input (other shards' rows
-    included); ``other_shards``: rows left to other shards; ``previously_failed``: skipped rows
-    that failed in an earlier run (not retried: pass ``retry_failed``); ``planned``: rows a dry
+    included); ``other_shards``: rows left to other shards; ``previously_failed``: skipped keys
+    that failed in an earlier run (not retried: pass ``retry_failed``), each counted once
+    however often the input names it (so is a key that fails in this run: met again, it is a
+    ``skipped`` duplicate, counted in neither); ``planned``: rows a dry
     run would have sent; ``requests``: HTTP attempts; ``retries``: retries by cause (``429``,
     ``503``, ``5xx``, ``timeout``, ``transport``, ``invalid_response``); ``retries_denied``:
     failures not retried because the retry budget was spent; ``throttled``/``unavailable``:
-    429 and 503 answers seen; ``pauses``: pool-wide pauses for a ``Retry-After``;
-    ``p50``/``p99``: row latency in seconds; ``peak_in_flight``: most rows in progress at once;
-    ``peak_requests``: most HTTP requests in flight at once; ``window``: the adaptive window at
-    the end; ``stopped``: why the run ended early (``"interrupted"``, or the fatal error).
+    429 and 503 answers seen; ``pauses`` and ``throttled_time``: how often and for how many
+    seconds a ``Retry-After`` held the pool back; ``send_rate``: the flow controller's send
+    rate at the end (None: never throttled, so never limited); ``measured_rate``: the rate
+    the platform was measured to admit; ``p50``/``p99``: row latency in seconds;
+    ``peak_in_flight``: most rows in progress at once; ``peak_requests``: most HTTP requests in
+    flight at once; ``stopped``: why the run ended early (``"interrupted"``, or the fatal
+    error).
     """
 
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
@@ -188,11 +193,13 @@ class Summary:
     throttled: int = 0
     unavailable: int = 0
     pauses: int = 0
+    throttled_time: float = 0.0
+    send_rate: float | None = None
+    measured_rate: float | None = None
     p50: float | None = None
     p99: float | None = None
     peak_in_flight: int = 0
     peak_requests: int = 0
-    window: int = 0
     elapsed: float = 0.0
     stopped: str | None = None
 

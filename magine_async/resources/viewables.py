@@ -72,7 +72,7 @@ def _epoch(value: float | _dt.datetime | None, field: str) -> int | str | None:
         return seconds
     if seconds.is_integer():
         return int(seconds)
-    return format(seconds, ".6f").rstrip("0")
+    return format(seconds, ".6f").rstrip("0").rstrip(".")
 
 
 def _metadata(value: ViewableMetadata | Mapping[str, Any]) -> ViewableMetadata:

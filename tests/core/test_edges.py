@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import math
 import random
 import time
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from magine_async import (
     APIError,
@@ -280,7 +282,7 @@ async def test_an_echoed_jwt_is_redacted_in_errors(
         assert token not in text
         assert token[:12] not in text
         assert ACCESS_TOKEN not in text
-    if padding == 0 or style != "html":  # else the echo lies beyond the excerpt
+    if padding <= 150 or style != "html":  # else the echo lies beyond the excerpt
         assert "<redacted>" in " ".join(texts)
 
 
@@ -310,3 +312,40 @@ async def test_an_answer_cut_short_says_so_instead_of_naming_a_status() -> None:
         await listener.wait_closed()
     assert "cut short" in str(caught.value)
     assert "400" not in str(caught.value)
+
+
+@pytest.mark.property
+@given(
+    status=st.sampled_from([400, 404, 409, 429, 500, 502, 503, 504]),
+    content_type=st.sampled_from(
+        ["application/json", "application/json;charset=utf-8", "text/html", "text/plain", ""]
+    ),
+    body=st.one_of(
+        st.builds(
+            lambda code, messages: json.dumps({"errorCode": code, "messages": messages}),
+            st.text(max_size=30),
+            st.lists(st.text(max_size=60), max_size=5),
+        ),
+        st.builds(lambda text: f"<html><body><h1>{text}</h1></body></html>", st.text()),
+        st.just(""),
+        st.builds(lambda text: json.dumps({"messages": [text]})[: len(text) // 2], st.text()),
+        st.builds(lambda n: "x" * n, st.integers(0, 300_000)),
+        st.text(max_size=500),
+    ),
+    jwt_at=st.integers(0, 400),
+)
+def test_any_error_answer_becomes_a_typed_error_with_a_bounded_text_and_no_credential(
+    status: int, content_type: str, body: str, jwt_at: int
+) -> None:
+    from magine_async._transport import Operation, Transport
+
+    jwt = "eyJhbGciOiJSUzUxMiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+    payload = (body[:jwt_at] + f" Bearer {jwt} {ACCESS_TOKEN} " + body[jwt_at:]).encode()
+    transport = Transport(base_url="http://127.0.0.1:9", headers={}, secrets=[ACCESS_TOKEN])
+    headers = CIMultiDictProxy(CIMultiDict({"Content-Type": content_type}))
+    op = Operation("partner.test", "GET", "/partner/test")
+    error = transport._error(op, "/partner/test", status, payload, headers, [], ())
+    assert isinstance(error, APIError) and error.status == status
+    text = str(error) + repr(error) + error.body_excerpt + " ".join(error.messages)
+    assert "c2lnbmF0dXJl" not in text and ACCESS_TOKEN not in text
+    assert len(error.body_excerpt) <= 220

@@ -115,12 +115,42 @@ async def test_429_is_retried_even_for_a_post_that_is_not_retry_safe(
 
 
 async def test_exhausted_429_raises_rate_limit_error(
-    server: ScriptedServer, client: MagineClient
+    server: ScriptedServer, client: MagineClient, fake_sleep: FakeSleep
 ) -> None:
-    server.script(*(error_reply(429, "tooManyRequests", "later") for _ in range(3)))
+    client._transport.retry = RetryPolicy(sleep=fake_sleep, max_throttled=4)
+    server.default = error_reply(429, "tooManyRequests", "later")
     with pytest.raises(RateLimitError):
         await client.test()
-    assert len(server.seen) == 3
+    assert len(server.seen) == 4
+
+
+async def test_429s_do_not_use_up_the_attempts_for_failures(
+    server: ScriptedServer, client: MagineClient, fake_sleep: FakeSleep
+) -> None:
+    """Throttling is not failure: five 429s and two 503s within max_attempts=3."""
+    server.script(
+        *(error_reply(429, "tooManyRequests", "later") for _ in range(5)),
+        *(error_reply(503, "serviceUnavailable", "Trace ID t") for _ in range(2)),
+    )
+    assert await client.test() == "OK"
+    assert len(server.seen) == 8
+
+
+async def test_a_throttle_deadline_ends_the_429_retries(
+    server: ScriptedServer, client: MagineClient
+) -> None:
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    client._transport.retry = RetryPolicy(
+        sleep=sleep, clock=lambda: now[0], max_throttled=1000, throttle_deadline=10.0
+    )
+    server.default = error_reply(429, "tooManyRequests", "x", **{"Retry-After": "3"})
+    with pytest.raises(RateLimitError):
+        await client.test()
+    assert len(server.seen) == 4 and now[0] == 9.0  # a fourth wait would end at 12 s
 
 
 def test_backoff_is_exponential_capped_with_full_jitter() -> None:

@@ -1,0 +1,419 @@
+"""Flow control: send requests at the rate the platform admits, just under it.
+
+A platform that answers 429 is asking its clients to slow down. :class:`FlowControl` gates
+every attempt (the transport asks it before sending and tells it the answer) and keeps the
+send rate just under what the platform admits, so that throttled requests are rare and rows
+wait instead of failing. One controller serves a whole client: the bulk engine and any number
+of application tasks share it.
+
+How it learns the admitted rate. A 429 to a request sent at time ``s`` says that the
+platform had no capacity left at ``s``. Between two such moments ``s1 < s2`` the platform
+admitted exactly what it could, so the requests sent in ``[s1, s2)`` that were answered
+without a 429, divided by ``s2 - s1``, measure its rate (a token bucket admits its refill
+rate). The controller keeps that estimate and sends at :data:`HEADROOM` of it.
+
+- **Before the first 429** only a slow start holds requests back (4 in flight, one more per
+  answer: the window doubles every round trip), so a large pool does not open with a burst.
+- **Decrease**, on a 429 to a request sent after the last decrease (so at most once per
+  round trip): to ``HEADROOM`` of the measured rate when there is a measurement, else to half
+  the rate admitted over the last second. Requests already waiting for a slot get theirs at
+  the new rate.
+- **Growth**, on answers to requests sent after the last decrease (answers to requests sent
+  before it say nothing about the new rate): below the measured rate the send rate doubles
+  every :data:`RAMP_SECONDS`; at the measured rate it holds for :data:`HOLD_SECONDS` (5
+  times the last ``Retry-After`` pause, if longer: a failed probe costs that pause), then
+  probes above it, growing as the cube of the probing time (+1 % after one second, +8 % after
+  two), so that a limit measured low, or raised since, is found at the cost of one 429 now
+  and then.
+- **Retry-After** delays the request that received it, and sets a not-before time for every
+  request of the pool. A 429 to a request sent before that not-before time was set does not
+  extend it (it answers a request of the burst that caused it); pauses never stack: the
+  not-before time is the latest hint, never a sum.
+
+All waits use the injected ``sleep`` and ``clock``; every wait is finite and non-negative.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from ._retry import safe_wait
+
+__all__ = ["HEADROOM", "FlowControl", "FlowStats"]
+
+HEADROOM: Final = 0.97
+"""The share of the measured admitted rate the controller sends at."""
+RAMP_SECONDS: Final = 0.25
+HOLD_SECONDS: Final = 5.0
+PROBE_PER_SECOND: Final = 0.01
+MIN_RATE: Final = 0.5
+_SATURATED_GAP: Final = 0.25  # 429s closer than this: the platform had no capacity between
+_MEASURE_MIN_ADMITTED: Final = 8
+_MEASURE_MAX: Final = 30.0
+_HOLD_PER_PAUSE: Final = 5.0
+_GROWTH_STEP: Final = 0.05
+_SLOW_START: Final = 4
+_CLEAN_WINDOW: Final = 2.0
+_BURST_SECONDS: Final = 0.02
+
+
+class FlowStats:
+    """What the controller did: throttled answers, time paused, the rate it settled on."""
+
+    __slots__ = ("admitted", "decreases", "paused", "pauses", "throttled")
+
+    def __init__(self) -> None:
+        self.pauses = 0
+        """Times a ``Retry-After`` held the pool back (a later one extending it included)."""
+        self.admitted = 0
+        self.throttled = 0
+        self.decreases = 0
+        self.paused = 0.0
+        """Seconds during which the pool was held back by a ``Retry-After``."""
+
+
+class _AdmittedBySendTime:
+    """The send times of the admitted requests of the last :data:`_MEASURE_MAX` seconds,
+    sorted (answers arrive nearly in send order, so an insertion is nearly an append)."""
+
+    __slots__ = ("_times",)
+
+    def __init__(self) -> None:
+        self._times: list[float] = []
+
+    def add(self, sent_at: float) -> None:
+        times = self._times
+        if not times or sent_at >= times[-1]:
+            times.append(sent_at)
+        else:
+            bisect.insort(times, sent_at)
+        if len(times) > 4096 and times[-1] - times[0] > _MEASURE_MAX:
+            del times[: bisect.bisect_left(times, times[-1] - _MEASURE_MAX)]
+
+    def between(self, start: float, end: float) -> int | None:
+        """Admitted requests sent in ``(start, end)``; None if that is no longer known."""
+        times = self._times
+        if times and start < times[0] and len(times) > 4096:
+            return None
+        return bisect.bisect_left(times, end) - bisect.bisect_right(times, start)
+
+
+class FlowControl:
+    """Gates the attempts of one client (see the module documentation).
+
+    ``rate``: a fixed rate in requests per second to start from (None: no limit until the
+    platform throttles). ``adaptive`` (default True): learn the admitted rate from 429s;
+    False keeps ``rate`` fixed. ``max_pause``: the longest not-before time one ``Retry-After``
+    sets. ``clock`` and ``sleep`` are injectable.
+    """
+
+    def __init__(
+        self,
+        *,
+        rate: float | None = None,
+        adaptive: bool = True,
+        max_pause: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if rate is not None and (not math.isfinite(rate) or rate <= 0):
+            raise ValueError("rate_limit: must be a positive, finite number of requests/s")
+        if not math.isfinite(max_pause) or max_pause < 0:
+            raise ValueError("max_pause: must be a finite number of seconds, not negative")
+        self.adaptive = adaptive
+        self.stats = FlowStats()
+        self._clock = clock
+        self._sleep = sleep
+        self._max_pause = max_pause
+        self._rate = rate
+        self._next_slot = -math.inf
+        self._slept_until = -math.inf
+        # Slow start: until the platform first throttles, at most ``_window`` requests in
+        # flight, one more per answer (so the window doubles every round trip).
+        self._window: int | None = _SLOW_START if adaptive and rate is None else None
+        self._in_flight = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._paced: deque[asyncio.Future[None]] = deque()
+        self._pacer: asyncio.Task[None] | None = None
+        # learning
+        self._measured: float | None = None
+        self._last_decrease = -math.inf
+        self._last_growth = -math.inf
+        self._at_measured_since: float | None = None
+        self._last_throttle = -math.inf  # send time of the latest 429
+        self._saturated: deque[tuple[float, int, float]] = deque()
+        self._saturated_admitted = 0
+        self._saturated_span = 0.0
+        self._hold_for = HOLD_SECONDS
+        self._probe_base: float | None = None
+        self._probe_time = 0.0
+        self._refill = (-math.inf, -math.inf)
+        self._admitted = _AdmittedBySendTime()
+        self._first_send: float | None = None
+        # Retry-After
+        self._not_before = -math.inf
+        self._not_before_set = -math.inf
+
+    @property
+    def rate(self) -> float | None:
+        """The current send rate in requests per second (None: not limited)."""
+        return self._rate
+
+    @property
+    def measured_rate(self) -> float | None:
+        """The admitted rate last measured from the platform's 429s, if any."""
+        return self._measured
+
+    @property
+    def paused_until(self) -> float:
+        return self._not_before
+
+    async def acquire(self) -> float:
+        """Wait for the not-before time and a send slot; returns the send time (the ticket).
+
+        Every acquire must be followed by one :meth:`release` (the transport does it)."""
+        if self._window is not None:
+            await self._slow_start_slot()
+        self._in_flight += 1
+        try:
+            now = self._now()
+            if self._paced or not self._take(now):
+                waiter = asyncio.get_running_loop().create_future()
+                self._paced.append(waiter)
+                if self._pacer is None:
+                    self._pacer = asyncio.get_running_loop().create_task(self._pace())
+                try:
+                    await waiter
+                except asyncio.CancelledError:
+                    if waiter.done() and not waiter.cancelled():
+                        pass  # granted just before: the slot is spent, nothing to hand on
+                    else:
+                        with contextlib.suppress(ValueError):
+                            self._paced.remove(waiter)
+                    raise
+                now = self._now()
+        except BaseException:
+            self._in_flight -= 1
+            self._wake()
+            raise
+        if self._first_send is None:
+            self._first_send = now
+        return now
+
+    async def aclose(self) -> None:
+        """Stop handing out slots: requests still waiting for one are cancelled."""
+        pacer, self._pacer = self._pacer, None
+        if pacer is not None and not pacer.done():
+            pacer.cancel()
+            await asyncio.gather(pacer, return_exceptions=True)
+        while self._paced:
+            self._paced.popleft().cancel()
+
+    def _now(self) -> float:
+        return max(self._clock(), self._slept_until)
+
+    def _take(self, now: float) -> bool:
+        """Take a send slot now if the pause is over and the rate allows one."""
+        if now < self._not_before:
+            return False
+        rate = self._rate
+        if rate is None:
+            return True
+        interval = 1.0 / rate
+        slot = max(self._next_slot, now - max(_BURST_SECONDS, interval))
+        if slot > now:
+            return False
+        self._next_slot = slot + interval
+        return True
+
+    async def _pace(self) -> None:
+        """Hands out slots to the queued requests in order, at the rate of the moment (a cut
+        or a pause applies to requests already waiting too)."""
+        queue = self._paced
+        try:
+            while queue:
+                now = self._now()
+                if not self._take(now):
+                    rate = self._rate
+                    until = self._not_before
+                    if rate is not None:
+                        until = max(until, self._next_slot)
+                    await self._sleep(safe_wait(until - now))
+                    # A sleep that ended is the time it was asked for, even where the clock
+                    # says otherwise (an injected sleep in a test): never spin on the clock.
+                    self._slept_until = max(self._slept_until, until)
+                    continue
+                while queue:
+                    waiter = queue.popleft()
+                    if not waiter.done():
+                        waiter.set_result(None)
+                        break
+        finally:
+            self._pacer = None
+
+    async def _slow_start_slot(self) -> None:
+        while self._window is not None and self._in_flight >= self._window:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+                self._wake()
+                raise
+
+    def _wake(self) -> None:
+        waiters = self._waiters
+        window = self._window
+        free = len(waiters) if window is None else max(0, window - self._in_flight)
+        while waiters and free > 0:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                free -= 1
+
+    def release(self, sent_at: float, status: int | None, retry_after: float | None) -> None:
+        """The answer to a request sent at ``sent_at``: its status (None: no answer)."""
+        self._in_flight -= 1
+        if self._window is not None:
+            if status == 429 or (status is not None and status >= 500):
+                self._window = None  # slow start ends: the rate takes over
+            elif status is not None:
+                self._window += 1  # one more per answer: doubles every round trip
+            self._wake()
+        if status == 429:
+            self._throttled(sent_at, retry_after)
+        elif status is not None and status < 500:
+            self.stats.admitted += 1
+            self._admitted.add(sent_at)
+            if self.adaptive and sent_at >= self._last_decrease:
+                self._grow()
+        elif status == 503 and retry_after is not None:
+            self._hold(sent_at, retry_after)
+
+    # -- throttled ---------------------------------------------------------------------------
+
+    def _hold(self, sent_at: float, retry_after: float) -> None:
+        if sent_at < self._not_before_set:
+            return  # answers a request sent before the current pause was decided
+        now = self._now()
+        pause = min(safe_wait(retry_after), self._max_pause)
+        until = now + pause
+        if until > self._not_before:
+            self.stats.paused += until - max(now, self._not_before)
+            self.stats.pauses += 1
+            self._not_before = until
+            self._not_before_set = now
+            if pause > _SATURATED_GAP:
+                self._refill = (now, until)
+            # A probe above the measured rate costs a pause: probe less often.
+            self._hold_for = max(HOLD_SECONDS, _HOLD_PER_PAUSE * pause)
+
+    def _throttled(self, sent_at: float, retry_after: float | None) -> None:
+        self.stats.throttled += 1
+        if retry_after is not None:
+            self._hold(sent_at, retry_after)
+        if not self.adaptive:
+            return
+        self._measure(sent_at)
+        if sent_at < self._last_decrease:
+            return  # at most one decrease per round trip
+        now = self._now()
+        self._lower_bound(sent_at)
+        if self._measured is not None:
+            target = HEADROOM * self._measured
+        else:
+            target = 0.5 * self._admitted_rate(now)
+        current = self._rate
+        self._rate = max(MIN_RATE, target if current is None else min(current, target))
+        self._last_decrease = now
+        self._last_growth = now
+        self._at_measured_since = None
+        self._probe_base = None
+        self._next_slot = max(self._next_slot, now)
+        self.stats.decreases += 1
+
+    def _measure(self, sent_at: float) -> None:
+        """Count the interval since the previous 429 as saturated, if nothing paused the pool
+        in between and it is short enough that the platform stayed out of capacity."""
+        previous, self._last_throttle = self._last_throttle, max(self._last_throttle, sent_at)
+        if sent_at <= previous or sent_at - previous > _SATURATED_GAP:
+            return
+        start, end = self._refill
+        if previous < end and sent_at > start:
+            return  # a long pause came between: the platform refilled meanwhile
+        admitted = self._admitted.between(previous, sent_at)
+        if admitted is None:
+            return
+        intervals = self._saturated
+        intervals.append((sent_at, admitted, sent_at - previous))
+        self._saturated_admitted += admitted
+        self._saturated_span += sent_at - previous
+        while intervals and (sent_at - intervals[0][0] > _MEASURE_MAX or len(intervals) > 4096):
+            _, old_admitted, old_span = intervals.popleft()
+            self._saturated_admitted -= old_admitted
+            self._saturated_span -= old_span
+        if self._saturated_admitted >= _MEASURE_MIN_ADMITTED and self._saturated_span > 0:
+            self._measured = self._saturated_admitted / self._saturated_span
+
+    def _lower_bound(self, sent_at: float) -> None:
+        """What was admitted over the :data:`_CLEAN_WINDOW` before a 429 is a lower bound of
+        the platform's rate (once it is measured at all, away from the start of the run and
+        from pauses, after which a platform's burst allowance inflates it)."""
+        start = sent_at - _CLEAN_WINDOW
+        first = self._first_send
+        if self._measured is None or first is None or start < first + _CLEAN_WINDOW:
+            return
+        pause_start, pause_end = self._refill
+        if pause_end + _CLEAN_WINDOW > start and pause_start < sent_at:
+            return
+        admitted = self._admitted.between(start, sent_at)
+        if admitted:
+            self._measured = max(self._measured, admitted / _CLEAN_WINDOW)
+
+    def _admitted_rate(self, now: float) -> float:
+        """Requests admitted per second over the last second (or since the first send)."""
+        first = self._first_send
+        span = min(1.0, now - first) if first is not None else 0.0
+        if span <= 0:
+            return 2 * MIN_RATE
+        return max(2 * MIN_RATE, (self._admitted.between(now - span, now) or 0) / span)
+
+    # -- growth ------------------------------------------------------------------------------
+
+    def _grow(self) -> None:
+        rate = self._rate
+        if rate is None:
+            return
+        now = self._now()
+        # Time without answers (a pause) is no evidence of capacity: count at most 50 ms.
+        elapsed = min(now - self._last_growth, _GROWTH_STEP)
+        if elapsed <= 0:
+            return
+        self._last_growth = now
+        measured = self._measured
+        ceiling = HEADROOM * measured if measured is not None else math.inf
+        if rate < ceiling and self._probe_base is None:
+            rate = min(ceiling, rate * 2.0 ** (elapsed / RAMP_SECONDS))
+            if rate >= ceiling:
+                self._at_measured_since = now
+        else:
+            since = self._at_measured_since
+            if since is None:
+                since = self._at_measured_since = now
+            if now - since >= self._hold_for:
+                # Probe above the measurement, slowly at first, then faster (cubic in the
+                # probing time): a limit that was measured low, or raised, is found.
+                if self._probe_base is None:
+                    self._probe_base, self._probe_time = rate, 0.0
+                self._probe_time += elapsed
+                rate = self._probe_base * (1.0 + PROBE_PER_SECOND * self._probe_time**3)
+        self._rate = rate
