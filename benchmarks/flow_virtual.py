@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.core.test_flow import _run  # noqa: E402
+from tests.core.test_flow import _run
 
 
 def main() -> None:
