@@ -571,22 +571,9 @@ class Journal:
         on_disk = Journal._lookup_sync(connection, list(dict.fromkeys(r[0] for r in records)))
         entries: list[JournalEntry] = []
         for record in records:
-            key, status, code, http, messages, traces, result, attempts, elapsed, run = record
-            stored = on_disk.get(key)
+            stored = on_disk.get(record[0])
             entries.append(
-                JournalEntry(
-                    key=key,
-                    status=status,
-                    error_code=code,
-                    http_status=http,
-                    messages=tuple(_loads(messages) or ()),
-                    trace_ids=tuple(_loads(traces) or ()),
-                    result=_loads(result),
-                    attempts=attempts,
-                    elapsed=elapsed,
-                    runs=stored.runs if stored is not None else 1,
-                    run_id=run,
-                )
+                _entry((*record[:9], stored.runs if stored is not None else 1, record[9]))
             )
         return entries
 

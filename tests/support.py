@@ -66,6 +66,19 @@ def secret_fragments(private_pem: bytes) -> list[str]:
     return [line for line in lines if len(line) >= 16]
 
 
+async def serve_on_loopback(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> tuple[web.AppRunner, str]:
+    """Serve every path with ``handler`` on 127.0.0.1 (a free port); the runner and base URL."""
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    return runner, f"http://127.0.0.1:{port}/api/v1"
+
+
 @dataclass
 class Seen:
     method: str
@@ -111,14 +124,7 @@ class ScriptedServer:
         return web.Response(status=status, body=data, headers=headers)
 
     async def start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}/api/v1"
+        self._runner, self.base_url = await serve_on_loopback(self._handle)
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -183,14 +189,7 @@ class EchoServer:
         return web.Response(status=502, text=page + "</body></html>", content_type="text/html")
 
     async def start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}/api/v1"
+        self._runner, self.base_url = await serve_on_loopback(self._handle)
 
     async def stop(self) -> None:
         if self._runner is not None:
