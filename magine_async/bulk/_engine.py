@@ -383,6 +383,11 @@ class BulkRun(Generic[R]):
         return self._rows_in_flight
 
     @property
+    def flow(self) -> FlowControl | None:
+        """The flow controller the run's requests go through (once started)."""
+        return self._control.flow if self._control is not None else None
+
+    @property
     def journal(self) -> Journal | None:
         return self._journal
 

@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import IO, Any, Final, Self
 
 from .._errors import ConfigurationError
+from .._flow import FlowControl
 from ..bulk import (
     BulkAborted,
     BulkRun,
@@ -581,16 +582,19 @@ def _add_options(parser: argparse.ArgumentParser, command: Command) -> None:
         "--retry-failed", action="store_true", help="re-run rows the journal holds as failed"
     )
     parser.add_argument(
-        "--concurrency", type=int, default=32, help="workers and window ceiling (32)"
+        "--concurrency", type=int, default=32, help="workers: rows in flight at most (32)"
     )
     parser.add_argument(
-        "--rate-limit", type=float, default=None, help="at most this many requests per second"
+        "--rate-limit",
+        type=float,
+        default=None,
+        help="start the flow controller at this many requests per second",
     )
     parser.add_argument(
         "--no-adaptive",
         dest="adaptive",
         action="store_false",
-        help="keep the window at --concurrency (no halving on 429/503)",
+        help="keep --rate-limit fixed (do not learn the rate the platform admits)",
     )
     parser.add_argument(
         "--shard", help="K/N: only the rows whose key hashes to K of N (0 <= K < N)"
@@ -901,21 +905,29 @@ def summary_table(name: str, summary: Summary, *, dry_run: bool) -> str:
                 else ""
             )
         )
-        # what the pool's flow control reports at the end: a window, or a send rate
-        window = getattr(summary, "window", None)
-        send_rate = getattr(summary, "send_rate", None)
-        flow = f", window at end: {window}" if window is not None else ""
-        if send_rate is not None:
-            flow += f", send rate at end: {send_rate:,.1f}/s"
+        flow = ""
+        if summary.send_rate is not None:
+            flow += f", converged to {summary.send_rate:,.1f} requests/s"
+        if summary.measured_rate is not None:
+            flow += f" (platform measured at {summary.measured_rate:,.1f}/s)"
         lines.append(
             f"  {'requests':<14} {summary.requests:>10,}  (429: {summary.throttled:,}, "
-            f"503: {summary.unavailable:,}, pauses: {summary.pauses:,}{flow})"
+            f"503: {summary.unavailable:,}, paused {summary.throttled_time:,.1f} s in "
+            f"{summary.pauses:,} pauses{flow})"
         )
         lines.append(
             f"  {'latency':<14} p50 {_ms(summary.p50)}, p99 {_ms(summary.p99)}; "
             f"peak in flight {summary.peak_in_flight} rows, {summary.peak_requests} requests"
         )
     return "\n".join(lines)
+
+
+def flow_note(flow: FlowControl | None) -> str:
+    """The flow controller's state for the progress line: send rate and time paused."""
+    if flow is None or (flow.rate is None and not flow.stats.throttled):
+        return ""
+    rate = "unlimited" if flow.rate is None else f"{flow.rate:,.0f}/s"
+    return f"sending {rate}, 429s {flow.stats.throttled:,}, paused {flow.stats.paused:,.0f}s"
 
 
 def _check_writable(option: str, path: Path, what: str) -> None:
@@ -1076,6 +1088,7 @@ async def _drive(
                 counts = summary.counts
                 progress.update(
                     summary.total + summary.other_shards,
+                    flow_note(run.flow),
                     ok=counts["succeeded"] + counts["already"],
                     failed=counts["failed"],
                     skipped=counts["skipped"],

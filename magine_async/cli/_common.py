@@ -226,10 +226,12 @@ class Progress:
         self._counts: dict[str, int] = {}
         self._start = start
         self._done = start
+        self._note = ""
 
-    def update(self, done: int, **counts: int) -> None:
+    def update(self, done: int, note: str = "", **counts: int) -> None:
         self._done = done
         self._counts = counts
+        self._note = note
         now = time.monotonic()
         if self.enabled and now - self._last >= (self.interval if self.tty else 5.0):
             self._last = now
@@ -245,6 +247,8 @@ class Progress:
         parts.append(f"{rate:,.0f}/s")
         if self.total and rate > 0 and self._done < self.total:
             parts.append(f"ETA {(self.total - self._done) / rate:,.0f}s")
+        if self._note:
+            parts.append(self._note)
         return ", ".join(parts)
 
     def _draw(self, *, final: bool) -> None:

@@ -4,6 +4,7 @@ it): throttling is not failure, and the run keeps near the limit."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,7 @@ from magine_async import RateLimitError, RetryPolicy
 from magine_async.bulk import BulkAborted, EntitleRow
 from magine_async.sandbox import RateLimit, Sandbox
 
-from .conftest import held_pairs, make_users
+from .conftest import Cli, held_pairs, make_users, write_csv
 
 
 @pytest.mark.parametrize("retry_after", [None, "exact", 1])
@@ -51,3 +52,18 @@ async def test_a_platform_that_throttles_everything_stops_the_run_with_one_fatal
     assert isinstance(caught.value.cause, RateLimitError)
     assert "429" in str(caught.value)
     assert run.summary.counts["failed"] == 0  # no row failed: the run stopped instead
+
+
+async def test_the_cli_reports_the_rate_it_converged_to_and_the_time_paused(
+    sb: Sandbox, cli: Cli, tmp_path: Path
+) -> None:
+    uids = make_users(sb, 300)
+    path = write_csv(
+        tmp_path / "rows.csv", ("user_id", "offer_id"), [(u, "svod-monthly") for u in uids]
+    )
+    sb.rate_limit = RateLimit(rate=150, burst=10, retry_after=None)
+    result = await cli.run("entitle", "--input", str(path), "--concurrency", "32")
+    assert result.code == 0, result.stderr
+    assert "converged to" in result.stdout and "paused 0.0 s in 0 pauses" in result.stdout
+    assert "sending" in result.stderr  # the progress line shows the send rate
+    assert len(held_pairs(sb)) == 300
