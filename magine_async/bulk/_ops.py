@@ -453,7 +453,13 @@ class Bulk:
             return request_id, True
 
         async def action(row: SubtitleRow, context: RowContext) -> RowResult:
-            request_id, uploaded = await start(row, context)
+            try:
+                request_id, uploaded = await start(row, context)
+            except (AuthenticationError, ClientClosedError, RowFailed):
+                raise
+            except MagineError as exc:  # keep what an earlier attempt knew for the next one
+                earlier = context.pending if isinstance(context.pending, dict) else None
+                raise RowFailed(ErrorInfo.from_exception(exc), earlier) from None
             waited, delay = 0.0, poll["poll_initial"]
             while True:
                 try:

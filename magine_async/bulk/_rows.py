@@ -14,10 +14,10 @@ nothing but the row (not on the machine, the platform or the run).
 
 Computing the key validates the row, so a bad row fails before anything is sent. Every
 identifier is bounded (the API documents no maximum; these are the SDK's):
-:data:`MAX_ID_LENGTH` (1,024 characters) for a user id, an offer id or a subtitle asset id,
-which go into URLs; :data:`MAX_EMAIL_LENGTH` (254 characters, RFC 5321) for an e-mail address;
-:data:`MAX_OFFERS` (100) offers in one row. A language is three letters (``^[a-z]{3}$``, as
-documented).
+:data:`MAX_ID_LENGTH` (1,024 characters, and 2,048 once percent-encoded) for a user id, an
+offer id or a subtitle asset id, which go into URLs; :data:`MAX_EMAIL_LENGTH` (254
+characters, RFC 5321) for an e-mail address; :data:`MAX_OFFERS` (100) offers in one row.
+A language is three letters (``^[a-z]{3}$``, as documented).
 
 A record of the input that could not be made into a row at all is an :class:`InvalidRow`: its
 key raises (it fails as ``invalidRow``), and it is journaled under
@@ -33,6 +33,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import quote
 
 from .._errors import ValidationError
 from ..models import EntitlementInput, SubtitleType, UserCreate
@@ -60,6 +61,7 @@ __all__ = [
 ]
 
 MAX_ID_LENGTH: Final = 1024
+_MAX_URL_PART: Final = 2048  # percent-encoded; a URL stays well under servers' 8 KB line
 """Longest user id, offer id (partner or reseller) or subtitle asset id a row may name, in
 characters. The API documents no maximum; ids travel in URL paths, which servers and proxies
 commonly cap at a few kilobytes, so the SDK refuses longer ones before sending anything."""
@@ -94,6 +96,13 @@ def _bounded(value: object, field: str, limit: int = MAX_ID_LENGTH) -> str:
     text = validate_non_empty(value, field)
     if len(text) > limit:
         raise ValidationError(field, f"must be at most {limit:,} characters, not {len(text):,}")
+    # What goes into the URL is the UTF-8 bytes, percent-encoded (up to 9 characters for one
+    # character of text): bound that too, so no id makes a URL a server refuses.
+    encoded = len(quote(text, safe=""))
+    if encoded > _MAX_URL_PART:
+        raise ValidationError(
+            field, f"must be at most {_MAX_URL_PART:,} characters once URL-encoded, not {encoded:,}"
+        )
     return text
 
 

@@ -963,7 +963,21 @@ def _prepare(args: argparse.Namespace, command: Command) -> tuple[Path, str, Pat
     check_input(path, fmt, command)
     if args.journal is not None and not args.dry_run:
         _check_writable("--journal", Path(args.journal), "the journal and its -wal and -shm are")
-    _check_writable("--failures", _failures_path(args), "the failures file is")
+    failures = _failures_path(args)
+    _check_writable("--failures", failures, "the failures file is")
+    # The failures file is rewritten: it must be neither the input nor the journal.
+    others = {path.resolve(): "--input"}
+    if args.journal is not None:
+        journal = Path(args.journal).resolve()
+        for suffix in ("", "-wal", "-shm"):
+            others[journal.with_name(journal.name + suffix)] = "--journal"
+    clash = others.get(failures.resolve())
+    if clash is not None:
+        raise CommandError(
+            f"--failures {failures}: is the file of {clash}, which it would overwrite; "
+            "pass --failures with another file",
+            usage=True,
+        )
     return path, fmt, path.resolve().parent
 
 

@@ -216,3 +216,20 @@ def test_a_bug_is_one_line_and_its_traceback_only_with_verbose(
     assert ("Traceback" in err) == verbose
     if not verbose:
         assert len(err.strip().splitlines()) == 1 and "--verbose shows where" in last
+
+
+@pytest.mark.parametrize("clash", ["input", "journal", "default"])
+async def test_a_failures_file_that_is_the_input_or_the_journal_is_refused(
+    sb: Sandbox, cli: Cli, tmp_path: Path, clash: str
+) -> None:
+    uids = make_users(sb, 3)
+    name = "r.failures.csv" if clash == "default" else "in.csv"
+    path = write_csv(tmp_path / name, ("user_id", "offer_id"), [(u, "svod-monthly") for u in uids])
+    before = path.read_bytes()
+    flags = {"input": ["--failures", name], "journal": ["--failures", "r.db"], "default": []}
+    result = await cli.run("entitle", "--input", name, "--journal", "r.db", *flags[clash])
+    assert result.code == 2, result.stdout
+    assert "--failures" in result.stderr and "overwrite" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert path.read_bytes() == before
+    assert sum(sb.counters.requests.values()) == 0

@@ -343,3 +343,23 @@ async def test_retry_failed_follows_an_upload_the_platform_accepted_before_the_a
     again = [o async for o in run]
     assert {o.status for o in again} == {"already"}
     assert sb.counters["subtitle_requests.created"] == 3  # nothing uploaded twice
+
+
+async def test_a_retry_whose_lookup_failed_still_remembers_when_the_row_started(
+    partner: MagineClient, sb: Sandbox, tmp_path: Path
+) -> None:
+    (asset,) = _vod_assets(sb, 1)
+    journal = tmp_path / "subs.db"
+    rows = [SubtitleRow(asset, "eng", SRT)]
+    sb.faults.route("subtitles.create").script = ["reset"]
+    assert [o.status async for o in partner.bulk.upload_subtitles(rows, journal=journal)] == [
+        "failed"
+    ]
+    sb.faults.clear()
+    sb.faults.route("subtitles.list").script = ["error"] * 3
+    second = partner.bulk.upload_subtitles(rows, journal=journal, retry_failed=True)
+    assert [o.status async for o in second] == ["failed"]
+    sb.faults.clear()
+    third = partner.bulk.upload_subtitles(rows, journal=journal, retry_failed=True)
+    assert [o.status async for o in third] == ["already"]
+    assert sb.counters["subtitle_requests.created"] == 1

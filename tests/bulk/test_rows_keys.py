@@ -222,3 +222,13 @@ def test_an_entitle_row_key_still_checks_the_dates() -> None:
     past = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
     with pytest.raises(ValidationError):
         EntitleRow([EntitlementInput(offer_id="a", expiry=past)], user_id="u").key()
+
+
+def test_an_id_whose_url_form_is_too_long_is_an_invalid_row() -> None:
+    """1,024 characters of text can be 9,216 in a URL: the encoded form is bounded too."""
+    from magine_async import ValidationError
+    from magine_async.bulk import EntitleRow
+
+    with pytest.raises(ValidationError, match="URL-encoded"):
+        EntitleRow(["svod-monthly"], user_id="€" * 1024).key()
+    assert EntitleRow(["svod-monthly"], user_id="€" * 200).key()
