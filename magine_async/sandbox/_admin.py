@@ -82,24 +82,20 @@ async def get_rate_limit(request: web.Request) -> web.StreamResponse:
 
 async def put_rate_limit(request: web.Request) -> web.StreamResponse:
     """Replace the rate limit with the body (``RateLimit`` fields: ``rate`` required)."""
-    limiter = request.app[RATE_LIMITER]
-    body = await read_object(request)
-    try:
-        limit = RateLimit.from_dict(body)
-    except (TypeError, ValueError) as exc:
-        raise bad_request("invalidRateLimit", str(exc)) from None
-    limiter.configure(limit)
-    return json_response(limiter.to_dict())
+    return _configure_rate_limit(request, await read_object(request))
 
 
 async def patch_rate_limit(request: web.Request) -> web.StreamResponse:
     """Change only the fields named (on top of the current limit, if there is one)."""
-    limiter = request.app[RATE_LIMITER]
+    current = request.app[RATE_LIMITER].limit
     body = await read_object(request)
-    current = limiter.limit
-    merged = ({} if current is None else current.to_dict()) | body
+    return _configure_rate_limit(request, ({} if current is None else current.to_dict()) | body)
+
+
+def _configure_rate_limit(request: web.Request, fields: dict[str, Any]) -> web.StreamResponse:
+    limiter = request.app[RATE_LIMITER]
     try:
-        limit = RateLimit.from_dict(merged)
+        limit = RateLimit.from_dict(fields)
     except (TypeError, ValueError) as exc:
         raise bad_request("invalidRateLimit", str(exc)) from None
     limiter.configure(limit)
