@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import logging
 import math
 import time
 from collections import deque
@@ -48,19 +49,28 @@ from ._retry import safe_wait
 
 __all__ = ["HEADROOM", "FlowControl", "FlowStats"]
 
+logger = logging.getLogger("magine_async")
+
 HEADROOM: Final = 0.97
 """The share of the measured admitted rate the controller sends at."""
 RAMP_SECONDS: Final = 0.25
-HOLD_SECONDS: Final = 5.0
+HOLD_SECONDS: Final = 2.0
 PROBE_PER_SECOND: Final = 0.01
 MIN_RATE: Final = 0.5
 _SATURATED_GAP: Final = 0.25  # 429s closer than this: the platform had no capacity between
 _MEASURE_MIN_ADMITTED: Final = 8
-_MEASURE_MAX: Final = 30.0
-_HOLD_PER_PAUSE: Final = 5.0
+_MEASURE_MAX: Final = 10.0
+_HOLD_PER_PAUSE: Final = 20.0
 _GROWTH_STEP: Final = 0.05
+_STEP_DOWN: Final = 0.03
 _SLOW_START: Final = 4
 _CLEAN_WINDOW: Final = 2.0
+_ANCHOR_SPACING: Final = 0.1
+_DRAIN_MIN_SPREAD: Final = 0.2
+_DRAIN_MIN_LENGTH: Final = 0.5
+_DRAIN_MARGIN: Final = 0.1
+_CONFIDENT_SAMPLES: Final = 100
+_ROUGH_PROBE_PER_SECOND: Final = 0.1
 _BURST_SECONDS: Final = 0.02
 
 
@@ -98,11 +108,14 @@ class _AdmittedBySendTime:
             del times[: bisect.bisect_left(times, times[-1] - _MEASURE_MAX)]
 
     def between(self, start: float, end: float) -> int | None:
-        """Admitted requests sent in ``(start, end)``; None if that is no longer known."""
+        """Admitted requests sent in ``(start, end]``; None if that is no longer known.
+
+        (A platform admits the requests that reach it at one moment before it throttles the
+        rest: admitted requests sent at ``end`` count, those sent at ``start`` do not.)"""
         times = self._times
         if times and start < times[0] and len(times) > 4096:
             return None
-        return bisect.bisect_left(times, end) - bisect.bisect_right(times, start)
+        return bisect.bisect_right(times, end) - bisect.bisect_right(times, start)
 
 
 class FlowControl:
@@ -144,17 +157,22 @@ class FlowControl:
         self._pacer: asyncio.Task[None] | None = None
         # learning
         self._measured: float | None = None
+        self._chain: float | None = None  # the saturated stretches' rate, last computed
+        self._probed_at: float | None = None  # the rate of a probe the last 429 ended
         self._last_decrease = -math.inf
         self._last_growth = -math.inf
         self._at_measured_since: float | None = None
         self._last_throttle = -math.inf  # send time of the latest 429
+        self._anchors: deque[float] = deque()  # 429 send times, one per _ANCHOR_SPACING
+        self._drains: deque[tuple[float, int]] = deque(maxlen=8)  # (seconds, admitted)
         self._saturated: deque[tuple[float, int, float]] = deque()
         self._saturated_admitted = 0
         self._saturated_span = 0.0
         self._hold_for = HOLD_SECONDS
         self._probe_base: float | None = None
         self._probe_time = 0.0
-        self._refill = (-math.inf, -math.inf)
+        self._refill = (-math.inf, -math.inf)  # the latest long pause (start, end)
+        self._resumed = -math.inf  # the end of the long pause before it
         self._admitted = _AdmittedBySendTime()
         self._first_send: float | None = None
         # Retry-After
@@ -283,6 +301,8 @@ class FlowControl:
     def release(self, sent_at: float, status: int | None, retry_after: float | None) -> None:
         """The answer to a request sent at ``sent_at``: its status (None: no answer)."""
         self._in_flight -= 1
+        if self._first_send is None:
+            self._first_send = sent_at
         if self._window is not None:
             if status == 429 or (status is not None and status >= 500):
                 self._window = None  # slow start ends: the rate takes over
@@ -312,7 +332,11 @@ class FlowControl:
             self.stats.pauses += 1
             self._not_before = until
             self._not_before_set = now
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("flow: Retry-After holds the pool for %.3f s", until - now)
             if pause > _SATURATED_GAP:
+                if self._refill[1] <= now:
+                    self._resumed = self._refill[1]
                 self._refill = (now, until)
             # A probe above the measured rate costs a pause: probe less often.
             self._hold_for = max(HOLD_SECONDS, _HOLD_PER_PAUSE * pause)
@@ -323,23 +347,68 @@ class FlowControl:
             self._hold(sent_at, retry_after)
         if not self.adaptive:
             return
+        anchors = self._anchors
+        if not anchors or sent_at - anchors[-1] >= _ANCHOR_SPACING:
+            anchors.append(sent_at)
+            while sent_at - anchors[0] > _MEASURE_MAX:
+                anchors.popleft()
         self._measure(sent_at)
         if sent_at < self._last_decrease:
             return  # at most one decrease per round trip
         now = self._now()
-        self._lower_bound(sent_at)
-        if self._measured is not None:
-            target = HEADROOM * self._measured
-        else:
-            target = 0.5 * self._admitted_rate(now)
         current = self._rate
+        self._record_drain(sent_at)
+        fitted = self._drain_rate()
+        measured = self._measured
+        if measured is None:  # not enough saturated samples: what there is
+            measured = fitted if fitted is not None else self._rough_rate()
+        if measured is None and self._drains:
+            # One stretch from full capacity: ``admitted / T`` exceeds the rate by the burst
+            # over T; once T is long, a little under it is close.
+            length, admitted = self._drains[-1]
+            if length >= _DRAIN_MIN_LENGTH:
+                measured = (1 - _DRAIN_MARGIN) * admitted / length
+        if measured is not None:
+            floor = self._lower_bound(sent_at)
+            settled = sent_at - self._last_decrease >= _SATURATED_GAP
+            if (
+                current is not None
+                and settled
+                and self._probe_base is None
+                and current <= HEADROOM * measured * (1 + 1e-9)
+            ):
+                # Throttled at the rate the measurement allows: it measured too high.
+                measured = (1 - _STEP_DOWN) * current / HEADROOM
+                if fitted is not None and fitted >= 0.5 * current:
+                    measured = min(measured, fitted)
+            elif self._chain is not None:
+                measured = self._chain  # what the saturated stretches measured, up or down
+            elif fitted is not None and current is not None and 0.5 * current <= fitted:
+                measured = min(fitted, current)  # throttled above the measurement (a probe)
+            measured = self._measured = max(measured, floor)
+        # Unmeasured: half of what was admitted over the last second of sending.
+        target = HEADROOM * measured if measured is not None else 0.5 * self._admitted_rate(now)
         self._rate = max(MIN_RATE, target if current is None else min(current, target))
+        self._probed_at = current if self._probe_base is not None else None
+        if self._probed_at is not None:
+            # A probe found the limit: what the stretches before it measured is superseded
+            # by what the answers to the probe will measure.
+            self._saturated.clear()
+            self._saturated_admitted, self._saturated_span = 0, 0.0
         self._last_decrease = now
         self._last_growth = now
         self._at_measured_since = None
         self._probe_base = None
         self._next_slot = max(self._next_slot, now)
         self.stats.decreases += 1
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "flow: 429 to a request sent %.3f s ago; send rate %s -> %.1f/s (measured %s)",
+                now - sent_at,
+                "unlimited" if current is None else f"{current:.1f}/s",
+                self._rate,
+                "none" if measured is None else f"{measured:.1f}/s",
+            )
 
     def _measure(self, sent_at: float) -> None:
         """Count the interval since the previous 429 as saturated, if nothing paused the pool
@@ -362,30 +431,83 @@ class FlowControl:
             self._saturated_admitted -= old_admitted
             self._saturated_span -= old_span
         if self._saturated_admitted >= _MEASURE_MIN_ADMITTED and self._saturated_span > 0:
-            self._measured = self._saturated_admitted / self._saturated_span
+            chain = self._chain = self._saturated_admitted / self._saturated_span
+            # Between decisions (a fresh 429) the measurement may only come down, except
+            # after a probe: the platform's answers to it tell what it admits above the old
+            # measurement (never more than the probe sent at).
+            if self._measured is None or chain < self._measured:
+                self._measured = chain
+            elif self._probed_at is not None:
+                self._measured = min(chain, self._probed_at)
 
-    def _lower_bound(self, sent_at: float) -> None:
-        """What was admitted over the :data:`_CLEAN_WINDOW` before a 429 is a lower bound of
-        the platform's rate (once it is measured at all, away from the start of the run and
-        from pauses, after which a platform's burst allowance inflates it)."""
-        start = sent_at - _CLEAN_WINDOW
+    def _rough_rate(self) -> float | None:
+        """The saturated stretches' rate from however few samples there are (None: none)."""
+        if self._saturated_admitted > 0 and self._saturated_span > 0:
+            return self._saturated_admitted / self._saturated_span
+        return None
+
+    def _record_drain(self, sent_at: float) -> None:
+        """A fresh 429 that ends a stretch which began with the platform's capacity full (the
+        run's first send, or the end of a long pause) and had no 429 before it: the platform
+        admitted its burst plus its rate times the stretch, ``admitted = burst + rate * T``."""
         first = self._first_send
-        if self._measured is None or first is None or start < first + _CLEAN_WINDOW:
+        if first is None:
             return
-        pause_start, pause_end = self._refill
-        if pause_end + _CLEAN_WINDOW > start and pause_start < sent_at:
-            return
-        admitted = self._admitted.between(start, sent_at)
+        if self._last_decrease == -math.inf:
+            start, admitted = first, self._admitted.between(-math.inf, sent_at)
+        else:
+            start = self._resumed
+            if not self._last_decrease < start < sent_at:
+                return
+            admitted = self._admitted.between(start, sent_at)
         if admitted:
-            self._measured = max(self._measured, admitted / _CLEAN_WINDOW)
+            self._drains.append((sent_at - start, admitted))
+
+    def _drain_rate(self) -> float | None:
+        """The rate fitted to the drains (least squares of ``admitted`` on ``T``: the slope is
+        the rate, the intercept the burst), if their lengths differ enough to tell."""
+        drains = self._drains
+        if len(drains) < 2:
+            return None
+        mean_t = sum(t for t, _ in drains) / len(drains)
+        mean_a = sum(a for _, a in drains) / len(drains)
+        var = sum((t - mean_t) ** 2 for t, _ in drains)
+        if var < _DRAIN_MIN_SPREAD**2:
+            return None
+        slope = sum((t - mean_t) * (a - mean_a) for t, a in drains) / var
+        return slope if slope > 0 else None
+
+    def _lower_bound(self, sent_at: float) -> float:
+        """The best lower bound of the platform's rate the recent 429s prove.
+
+        A platform that throttled a request sent at ``a`` had less than one request's capacity
+        left then, so what it admitted from ``a`` up to a later 429 at ``s`` (less the one it
+        may have had) it admitted at its rate: ``rate > (admitted(a, s] - 1) / (s - a)``, pauses
+        and idle time included (they only weaken the bound). The longest spans give the
+        tightest bounds; spans under :data:`_CLEAN_WINDOW` are left out, where a few
+        milliseconds of network jitter would matter."""
+        best = 0.0
+        for anchor in self._anchors:
+            span = sent_at - anchor
+            if span < _CLEAN_WINDOW:
+                break
+            admitted = self._admitted.between(anchor, sent_at)
+            if admitted:
+                best = max(best, (admitted - 1) / span)
+        return best
 
     def _admitted_rate(self, now: float) -> float:
-        """Requests admitted per second over the last second (or since the first send)."""
+        """Requests admitted per second over the last second of sending (time the pool was
+        paused, and time before the first send, do not count)."""
         first = self._first_send
-        span = min(1.0, now - first) if first is not None else 0.0
+        if first is None:
+            return 2 * MIN_RATE
+        resumed = self._refill[1] if self._refill[1] <= now else self._resumed
+        start = max(now - 1.0, first, resumed)
+        span = now - start
         if span <= 0:
             return 2 * MIN_RATE
-        return max(2 * MIN_RATE, (self._admitted.between(now - span, now) or 0) / span)
+        return max(2 * MIN_RATE, (self._admitted.between(start, now) or 0) / span)
 
     # -- growth ------------------------------------------------------------------------------
 
@@ -400,6 +522,8 @@ class FlowControl:
             return
         self._last_growth = now
         measured = self._measured
+        if measured is None:  # too few saturated samples to measure: they bound the growth
+            measured = self._rough_rate()
         ceiling = HEADROOM * measured if measured is not None else math.inf
         if rate < ceiling and self._probe_base is None:
             rate = min(ceiling, rate * 2.0 ** (elapsed / RAMP_SECONDS))
@@ -409,11 +533,15 @@ class FlowControl:
             since = self._at_measured_since
             if since is None:
                 since = self._at_measured_since = now
-            if now - since >= self._hold_for:
+            # A probe costs a pause where the platform sends Retry-After: hold long, unless
+            # the measurement rests on few samples and is likely to be off.
+            confident = self._saturated_admitted >= _CONFIDENT_SAMPLES or len(self._drains) > 1
+            if now - since >= (self._hold_for if confident else HOLD_SECONDS):
                 # Probe above the measurement, slowly at first, then faster (cubic in the
                 # probing time): a limit that was measured low, or raised, is found.
                 if self._probe_base is None:
                     self._probe_base, self._probe_time = rate, 0.0
                 self._probe_time += elapsed
-                rate = self._probe_base * (1.0 + PROBE_PER_SECOND * self._probe_time**3)
+                pace = PROBE_PER_SECOND if confident else _ROUGH_PROBE_PER_SECOND
+                rate = self._probe_base * (1.0 + pace * self._probe_time**3)
         self._rate = rate
