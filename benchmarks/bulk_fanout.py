@@ -112,7 +112,9 @@ async def measure(
                     "p50_ms": (summary.p50 or 0) * 1000,
                     "p99_ms": (summary.p99 or 0) * 1000,
                     "peak_requests": summary.peak_requests,
-                    "window": summary.window,
+                    # the flow controller's send rate (None: never throttled, so unlimited);
+                    # releases before it reported an adaptive window instead
+                    "send_rate": getattr(summary, "send_rate", getattr(summary, "window", None)),
                 }
             )
         by_rate = sorted(runs, key=lambda run: float(run["requests_per_s"]))
@@ -181,7 +183,7 @@ def main() -> None:
     )
     print(
         f"  row latency p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms; "
-        f"peak {result['peak_requests']} requests in flight; window {result['window']}"
+        f"peak {result['peak_requests']} requests in flight; send rate {result['send_rate']}"
     )
     print(
         f"  CPU during the run: client {result['client_cpu']:.2f} s "

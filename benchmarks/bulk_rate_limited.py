@@ -21,10 +21,17 @@ cell: goodput (rows done per second over the cell's limit), rows failed, the sha
 requests the sandbox answered 429 (its own counters), p99 row latency, and for the SDK the
 rate the flow controller ended at and the seconds a Retry-After held its pool.
 
-    python benchmarks/bulk_rate_limited.py                  # the grid, 20 s of work per cell
-    python benchmarks/bulk_rate_limited.py --seconds 40     # longer cells
+    python benchmarks/bulk_rate_limited.py                  # the grid, 30 s of work per cell
+    python benchmarks/bulk_rate_limited.py --seconds 60     # longer cells
     python benchmarks/bulk_rate_limited.py --quick          # 3 cells, 5 s each
     python benchmarks/bulk_rate_limited.py --json out.json  # also write the figures
+    python benchmarks/bulk_rate_limited.py --baseline-only  # fan-out, no rate limit, vs 4ea8e3f
+
+``--baseline [REV]`` also measures fan-out with no rate limit (``bulk_fanout.py``: 64 workers,
+20 ms) with this tree's package and with the package at REV (a git worktree; default
+4ea8e3f, the last release before the flow controller), alternating, three rounds each, against
+the same sandbox code: the ratio of the medians is what the flow controller costs when the
+platform never throttles.
 """
 
 from __future__ import annotations
@@ -32,8 +39,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +65,7 @@ RETRY_AFTERS: tuple[str, ...] = ("none", "1", "exact")
 BURST = 30
 LATENCY = 0.020
 USERS = 20_000
+BASELINE_REV = "4ea8e3f"
 
 
 class Pairs:
@@ -255,6 +266,33 @@ def run_grid(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def baseline(rev: str, rounds: int) -> dict[str, Any]:
+    """Fan-out with no rate limit (``bulk_fanout.py``: 64 workers, 20 ms, 20,000 rows), this
+    tree against the package as of ``rev`` (a git worktree), alternating, ``rounds`` each."""
+    here = Path(__file__).resolve().parent
+    root = here.parent
+    fanout = [sys.executable, str(here / "bulk_fanout.py"), "--json", "--repeat", "1"]
+    fanout += ["--rows", "20000", "--warmup", "2000"]
+    with tempfile.TemporaryDirectory(prefix="magine-baseline-") as tmp:
+        tree = Path(tmp) / "tree"
+        git = ["git", "-C", str(root)]
+        subprocess.run([*git, "worktree", "add", "--detach", str(tree), rev], check=True)
+        try:
+            figures: dict[str, list[float]] = {"this": [], rev: []}
+            for _ in range(rounds):
+                for name, path in (("this", root), (rev, tree)):
+                    env = dict(os.environ, PYTHONPATH=str(path), MAGINE_BENCH_SERVER_PATH=str(root))
+                    done = subprocess.run(
+                        fanout, env=env, capture_output=True, text=True, check=True
+                    )
+                    figures[name].append(json.loads(done.stdout)["requests_per_s"])
+                    print(f"fan-out, no rate limit, {name}: {figures[name][-1]:,.0f} requests/s")
+        finally:
+            subprocess.run([*git, "worktree", "remove", "--force", str(tree)], check=False)
+    this, before = statistics.median(figures["this"]), statistics.median(figures[rev])
+    return {"rev": rev, "requests_per_s": figures, "ratio": this / before}
+
+
 def _hint(retry_after: str) -> float | str:
     return retry_after if retry_after == "exact" else float(retry_after)
 
@@ -319,20 +357,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=float, default=20.0, help="work per cell at its limit")
+    parser.add_argument("--seconds", type=float, default=30.0, help="work per cell at its limit")
     parser.add_argument("--limits", type=int, nargs="+", default=list(LIMITS))
     parser.add_argument("--concurrencies", type=int, nargs="+", default=list(CONCURRENCIES))
     parser.add_argument("--retry-afters", nargs="+", default=list(RETRY_AFTERS))
     parser.add_argument("--clients", nargs="+", default=["sdk", "naive"])
     parser.add_argument("--quick", action="store_true", help="3 cells of 5 s (a smoke run)")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument(
+        "--baseline",
+        nargs="?",
+        const=BASELINE_REV,
+        metavar="REV",
+        help="also compare fan-out with no rate limit against the package at REV "
+        f"(default {BASELINE_REV}, the release before the flow controller)",
+    )
+    parser.add_argument("--baseline-only", action="store_true", help="skip the grid")
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.limits, args.concurrencies = 5.0, [300], [64]
     started = time.perf_counter()
-    results = run_grid(args)
+    results: dict[str, Any] = {} if args.baseline_only else run_grid(args)
+    if args.baseline or args.baseline_only:
+        results["baseline"] = baseline(args.baseline or BASELINE_REV, rounds=3)
+        ratio = results["baseline"]["ratio"]
+        print(f"fan-out with no rate limit: {ratio:.3f}x of {results['baseline']['rev']}")
     results["wall_s"] = time.perf_counter() - started
-    if set(args.clients) == {"sdk", "naive"}:
+    if "cells" in results and set(args.clients) == {"sdk", "naive"}:
         results["verdict"] = verdict(results)
         print("\n".join(table(results)))
         print(json.dumps(results["verdict"], indent=2))

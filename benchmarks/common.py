@@ -103,7 +103,11 @@ class SandboxProcess:
             self.key_dir,
         ]
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        env = None
+        server_path = os.environ.get("MAGINE_BENCH_SERVER_PATH")
+        if server_path:  # the sandbox from this tree whichever client package is measured
+            env = dict(os.environ, PYTHONPATH=server_path)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         pin(process.pid, SERVER_CORE)
         assert process.stdout is not None
         assert process.stderr is not None

@@ -121,6 +121,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             ),
         }
     )
+    rows += rate_limited_targets(results.get("rate_limited"))
     lag = results["cold_start"]["max_loop_lag_ms"]
     rows.append(
         {
@@ -129,6 +130,69 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "met": lag["max"] <= 5,
         }
     )
+    return rows
+
+
+def rate_limited_targets(grid: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The targets of the rate-limited grid (``bulk_rate_limited.py``), each over every cell."""
+    if not grid or "cells" not in grid:
+        return []
+    cells = grid["cells"]
+
+    def name(cell: dict[str, Any]) -> str:
+        return f"{cell['rate_limit']}/s c={cell['concurrency']} Retry-After {cell['retry_after']}"
+
+    low = [c for c in cells if c["sdk"]["goodput"] < 0.95]
+    worst = min(cells, key=lambda c: c["sdk"]["goodput"])
+    share = max(c["sdk"]["throttled_share"] for c in cells)
+    failed = sum(c["sdk"]["failed"] for c in cells)
+    behind = [c for c in cells if c["sdk"]["goodput"] <= c["naive"]["goodput"]]
+    more_429 = [c for c in cells if c["sdk"]["throttled_share"] >= c["naive"]["throttled_share"]]
+    paused = {name(c): c["sdk"]["paused_s"] for c in low}
+    rows = [
+        {
+            "target": "rate-limited grid: SDK goodput >= 0.95x the cell's limit in every cell",
+            "measured": f"worst {worst['sdk']['goodput']:.3f} ({name(worst)}); "
+            f"{len(cells) - len(low)} of {len(cells)} cells met",
+            "met": not low,
+            "reason": "below it: "
+            + "; ".join(f"{k} (the pool held {v:.0f} s by Retry-After)" for k, v in paused.items())
+            + ". With `Retry-After: 1` every fresh 429 holds the whole pool for a second, as the "
+            "issue asks; the first one cannot be avoided (nothing is known of the limit before "
+            "it) and a second is usually needed to measure the rate, so a "
+            f"{grid['seconds_per_cell']:.0f} s cell loses 5-7 % to pauses alone",
+        },
+        {
+            "target": "rate-limited grid: 0 rows failed (SDK)",
+            "measured": str(failed),
+            "met": failed == 0,
+        },
+        {
+            "target": "rate-limited grid: at most 5 % of requests answered 429 (SDK)",
+            "measured": f"worst {share:.1%}",
+            "met": share <= 0.05,
+        },
+        {
+            "target": "rate-limited grid: SDK goodput above the naive loop's in every cell",
+            "measured": f"{len(cells) - len(behind)} of {len(cells)} cells"
+            + (f"; not in {', '.join(name(c) for c in behind)}" if behind else ""),
+            "met": not behind,
+        },
+        {
+            "target": "rate-limited grid: SDK 429 share below the naive loop's in every cell",
+            "measured": f"{len(cells) - len(more_429)} of {len(cells)} cells",
+            "met": not more_429,
+        },
+    ]
+    base = grid.get("baseline")
+    if base:
+        rows.append(
+            {
+                "target": f"fan-out with no rate limit within 5 % of {base['rev']} (same run)",
+                "measured": f"{base['ratio']:.3f}x",
+                "met": base["ratio"] >= 0.95,
+            }
+        )
     return rows
 
 
@@ -205,6 +269,37 @@ def write_report(results: dict[str, Any], out: Path) -> None:
         f"{_fmt(cold['first_response_ms'], 1)} ms; longest event-loop stall "
         f"{_fmt(cold['max_loop_lag_ms'], 2)} ms.",
     ]
+    grid = results.get("rate_limited")
+    if grid and "cells" in grid:
+        from bulk_rate_limited import table
+
+        lines += [
+            "",
+            "## Bulk entitlements against a rate-limited platform",
+            "",
+            f"`{grid.get('command', 'python benchmarks/bulk_rate_limited.py')}` "
+            f"({grid['wall_s'] / 60:.0f} min): a token bucket per credential (burst "
+            f"{grid['burst']}), {grid['latency_ms']:.0f} ms of latency, "
+            f"{grid['seconds_per_cell']:.0f} s of work per cell at its limit (the lower of the "
+            f"rate and concurrency / the unloaded round trip, {grid['round_trip_ms']:.1f} ms); "
+            "goodput is rows done per second over that limit, 429 the share of requests the "
+            "sandbox answered 429. The naive loop is aiohttp + tenacity (10 attempts, "
+            "exponential full jitter 0.1-10 s, Retry-After not read).",
+            "",
+            *table(grid),
+        ]
+        base = grid.get("baseline")
+        if base:
+            lines += [
+                "",
+                f"Fan-out with no rate limit (64 workers, 20 ms): this tree against "
+                f"{base['rev']}, alternating: "
+                + ", ".join(
+                    f"{k} {', '.join(f'{v:,.0f}' for v in vs)} requests/s"
+                    for k, vs in base["requests_per_s"].items()
+                )
+                + f"; ratio of medians {base['ratio']:.3f}.",
+            ]
     lines += ["", "![chart](chart.png)", ""]
     (out / "RESULTS.md").write_text("\n".join(lines))
     _chart(results, out / "chart.png")
@@ -241,3 +336,13 @@ def _chart(results: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+if __name__ == "__main__":
+    # Re-render RESULTS.md and chart.png from results.json (after merging a new phase).
+    here = Path(__file__).parent
+    import json
+    import sys
+
+    sys.path.insert(0, str(here))
+    write_report(json.loads((here / "results.json").read_text()), here)

@@ -233,6 +233,21 @@ def fanout_phase(run: Runner) -> None:
         run.results["fanout"] = fan
 
 
+def rate_limited_phase(run: Runner) -> None:
+    """``bulk_rate_limited.py``: the SDK and a naive loop against a rate-limited sandbox, and
+    fan-out with no rate limit against the release before the flow controller."""
+    out = run.workdir / "rate_limited.json"
+    command = [sys.executable, str(HERE / "bulk_rate_limited.py"), "--json", str(out)]
+    command += ["--quick"] if run.args.quick else ["--baseline"]
+    run.note("rate-limited grid: " + " ".join(command[1:]))
+    subprocess.run(command, check=True)
+    grid = json.loads(out.read_text())
+    grid["command"] = "python benchmarks/bulk_rate_limited.py" + (
+        " --quick" if run.args.quick else " --baseline"
+    )
+    run.results["rate_limited"] = grid
+
+
 def versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
     for name in ("magine-async", "aiohttp", "msgspec", "joserfc", "httpx", "pydantic"):
@@ -276,6 +291,7 @@ def main() -> int:
         run = Runner(args, Path(tmp))
         catalogue_phase(run)
         fanout_phase(run)
+        rate_limited_phase(run)
     elapsed = time.perf_counter() - started
     meta = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
