@@ -121,10 +121,12 @@ class TimeoutError(TransportError, builtins.TimeoutError):
 class APIError(MagineError):
     """The server answered with a status outside 2xx.
 
-    Attributes: ``status``, ``error_code`` (the body's ``errorCode``), ``messages``, ``trace_id``
-    (from the last attempt), ``trace_ids`` (one per attempt that carried one), ``method``,
-    ``path``, ``body_excerpt`` (the first bytes of a body that was not the documented JSON)
-    and ``attempts`` (how many attempts were made).
+    Attributes: ``status``, ``error_code`` (the body's ``errorCode``; the Media Jay envelope's
+    ``error.code`` as text), ``messages``, ``details`` (the Media Jay envelope's
+    ``error.details``, such as ``"TRACKING_NOT_VALID"``, as text; None elsewhere),
+    ``trace_id`` (from the last attempt), ``trace_ids`` (one per attempt that carried one),
+    ``method``, ``path``, ``body_excerpt`` (the first bytes of a body that was not the
+    documented JSON) and ``attempts`` (how many attempts were made).
     """
 
     attempts: int = 1
@@ -140,10 +142,12 @@ class APIError(MagineError):
         path: str = "",
         body_excerpt: str = "",
         retry_after: float | None = None,
+        details: str | None = None,
     ) -> None:
         self.status = status
         self.error_code = error_code
         self.messages = list(messages)
+        self.details = details
         self.trace_ids = list(trace_ids)
         self.method = method
         self.path = path
@@ -161,7 +165,9 @@ class APIError(MagineError):
             parts.append(self.error_code)
         if self.messages:
             parts.append("; ".join(self.messages))
-        elif self.body_excerpt:
+        if self.details:
+            parts.append(f"details: {self.details}")
+        if not self.messages and self.body_excerpt:
             parts.append(f"body: {self.body_excerpt!r}")
         if self.trace_ids:
             parts.append("trace ids: " + ", ".join(self.trace_ids))

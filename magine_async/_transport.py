@@ -129,11 +129,30 @@ class _DetailItem(msgspec.Struct):
 
 
 class _ErrorBody(msgspec.Struct):
-    """The documented ``{"errorCode", "messages"}`` body, or a FastAPI ``{"detail": ...}`` one."""
+    """The documented ``{"errorCode", "messages"}`` body, a FastAPI ``{"detail": ...}`` one,
+    or the Media Jay envelope's ``{"error": {"code", "message", "details"}}`` (its ``code``
+    documented as an integer, shown as a string in the guides: either is read)."""
 
     errorCode: str | None = None
     messages: list[str] | str | None = None
     detail: str | list[_DetailItem] | None = None
+    error: Any = None
+
+    def envelope_error(self) -> tuple[str | None, list[str], str | None]:
+        """The envelope error's code, message and details (as text), where there is one."""
+        error = self.error
+        if isinstance(error, str):
+            return None, [error], None
+        if not isinstance(error, dict):
+            return None, [], None
+        code, message, details = error.get("code"), error.get("message"), error.get("details")
+        code_text = None
+        if isinstance(code, str | int) and not isinstance(code, bool):
+            code_text = str(code)
+        messages = [message] if isinstance(message, str) else []
+        if details is not None and not isinstance(details, str):
+            details = msgspec.json.encode(details).decode()
+        return code_text, messages, details
 
     def message_list(self) -> list[str]:
         if isinstance(self.messages, str):
@@ -151,6 +170,7 @@ class _ErrorBody(msgspec.Struct):
 
 
 _error_decoder = msgspec.json.Decoder(_ErrorBody)
+_MAX_DETAILS = 1_000  # characters of an error's details kept
 _REDACTED = "<redacted>"
 _MIN_PARTIAL = 4
 
@@ -603,14 +623,21 @@ class Transport:
     ) -> APIError:
         error_code: str | None = None
         messages: list[str] = []
+        details: str | None = None
         excerpt = ""
         try:
             parsed = _error_decoder.decode(payload)
         except (msgspec.DecodeError, msgspec.ValidationError):
             excerpt = _excerpt(payload)
         else:
-            error_code = parsed.errorCode and self._redact(parsed.errorCode, secrets)
-            messages = [self._redact(message, secrets) for message in parsed.message_list()]
+            found = parsed.message_list()
+            code = parsed.errorCode
+            if parsed.error is not None:
+                code, envelope_messages, details = parsed.envelope_error()
+                found += envelope_messages
+            error_code = code and self._redact(code, secrets)
+            messages = [self._redact(message, secrets) for message in found]
+            details = details and self._redact(details[:_MAX_DETAILS], secrets)
             if error_code is None and not messages:
                 excerpt = _excerpt(payload)
         excerpt = self._redact(excerpt, secrets)
@@ -627,6 +654,7 @@ class Transport:
             path=path,
             body_excerpt=excerpt,
             retry_after=retry_after,
+            details=details,
         )
 
     def _redact(self, text: str, secrets: Sequence[str]) -> str:

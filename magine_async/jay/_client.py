@@ -2,28 +2,46 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from types import TracebackType
 from typing import Any, Self, get_args
 
 import aiohttp
 
 from .._config import check_base_url, configure_logging_from_env, setting
-from .._errors import ConfigurationError
+from .._errors import ConfigurationError, ValidationError
 from .._paths import check_header_value
 from .._retry import RetryPolicy
-from .._transport import Response, Timeouts, Transport
-from ._tracking import SessionVia, TrackingSessions
+from .._transport import Operation, Response, Timeouts, Transport
+from ._tracking import V1, V2, Protocol, SessionVia, TrackingSessions, protocol_for
 
-__all__ = ["DEFAULT_API_VERSION", "DEFAULT_BASE_URL", "PlayoutClient"]
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "DEFAULT_BASE_URL",
+    "MOCK_BASE_URL",
+    "PRODUCTION_BASE_URL",
+    "PlayoutClient",
+]
 
-DEFAULT_BASE_URL = "https://docs.jay-metadata.com/_mock/apis/playout/latest/openapi"
-"""The documented base URL (Media Jay's mock server)."""
+logger = logging.getLogger("magine_async")
 
-DEFAULT_API_VERSION = "2025-08-04"
+PRODUCTION_BASE_URL = "https://live.playout.api.jay-metadata.com/v1"
+"""The production server the documentation names for API version 2025-09-02."""
+
+MOCK_BASE_URL = "https://docs.jay-metadata.com/_mock/apis/playout/latest/openapi"
+"""The documentation's mock server, which the 2025-08-04 documentation names."""
+
+DEFAULT_BASE_URL = PRODUCTION_BASE_URL
+"""The base URL used when none is given (``JAY_BASE_URL``) and the version is 2025-09-02."""
+
+DEFAULT_API_VERSION = V2
 """The latest implementation version the documentation names."""
 
 _VERSION_HEADER = "X-API-Version"
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_PLAYOUT_PATH = Operation("jay.playout_id", "GET", "/{playout_id}").template
 
 
 class PlayoutClient:
@@ -33,13 +51,21 @@ class PlayoutClient:
 
     - ``api_key`` (``JAY_API_KEY``): sent as ``X-API-Key`` on every request. Never shown in a
       repr, an error or a log line.
-    - ``base_url`` (``JAY_BASE_URL``): default the documented
-      ``https://docs.jay-metadata.com/_mock/apis/playout/latest/openapi``.
-    - ``api_version``: sent as ``X-API-Version``; default ``"2025-08-04"`` (the documented
-      latest). ``None`` sends no header and lets the server choose. The version the server
-      answered with is on every result as ``api_version``.
-    - ``session_via``: how a tracking session is sent: ``"both"`` (default: the
-      ``__Secure-jay_tracking`` header and a ``Cookie`` header), ``"header"`` or ``"cookie"``.
+    - ``api_version``: sent as ``X-API-Version``; default ``"2025-09-02"`` (the documented
+      latest). It also picks how the calls are spelled: 2025-09-02 (and later dates) as
+      documented for 2025-09-02, earlier dates as 2025-08-04. ``None`` sends no header: the
+      server uses its latest version, and the client speaks 2025-09-02. The version the server
+      answered with is on every result as ``api_version``; one that differs from the version
+      asked for is logged once at INFO.
+    - ``playout_id`` (``JAY_PLAYOUT_ID``): the playout (tenant) every 2025-09-02 path names;
+      a call may pass its own. Required by 2025-09-02 (a call without one raises
+      :class:`~magine_async.ValidationError` before sending), ignored by 2025-08-04.
+    - ``base_url`` (``JAY_BASE_URL``): default the production server
+      ``https://live.playout.api.jay-metadata.com/v1``; for 2025-08-04, which the
+      documentation describes on its mock server only, that mock server
+      (``https://docs.jay-metadata.com/_mock/apis/playout/latest/openapi``).
+    - ``session_via``: how a tracking session is sent: ``"both"`` (default: the version's
+      header and a ``Cookie`` header), ``"header"`` or ``"cookie"``.
 
     Other options, as for :class:`~magine_async.MagineClient`: ``session`` lends an aiohttp
     session (never closed by the client; give it an :class:`aiohttp.DummyCookieJar`, or its
@@ -53,6 +79,7 @@ class PlayoutClient:
         api_key: str | None = None,
         base_url: str | None = None,
         api_version: str | None = DEFAULT_API_VERSION,
+        playout_id: str | None = None,
         session: aiohttp.ClientSession | None = None,
         max_connections: int = 100,
         timeouts: Timeouts | None = None,
@@ -64,21 +91,37 @@ class PlayoutClient:
         key = check_header_value(setting(api_key, "api_key", "JAY_API_KEY"), "api_key")
         if not key.strip():
             raise ConfigurationError("api_key: must not be empty")
-        url = base_url or os.environ.get("JAY_BASE_URL") or DEFAULT_BASE_URL
-        url = check_base_url(url, allow_insecure_http=allow_insecure_http)
-        if max_connections < 1:
-            raise ConfigurationError("max_connections: must be at least 1")
-        if session_via not in get_args(SessionVia):
-            raise ConfigurationError("session_via: must be 'both', 'header' or 'cookie'")
         headers = {"X-API-Key": key}
         if api_version is not None:
             if not isinstance(api_version, str) or not api_version.strip():
                 raise ConfigurationError("api_version: must be a non-empty string or None")
             headers[_VERSION_HEADER] = check_header_value(api_version, "api_version")
+        try:
+            protocol = protocol_for(api_version)
+        except ValueError as exc:
+            raise ConfigurationError(f"api_version: {exc}, such as {V2!r}") from None
+        default_url = MOCK_BASE_URL if protocol.version == V1 else PRODUCTION_BASE_URL
+        url = base_url or os.environ.get("JAY_BASE_URL") or default_url
+        url = check_base_url(url, allow_insecure_http=allow_insecure_http)
+        if max_connections < 1:
+            raise ConfigurationError("max_connections: must be at least 1")
+        if session_via not in get_args(SessionVia):
+            raise ConfigurationError("session_via: must be 'both', 'header' or 'cookie'")
+        playout = playout_id if playout_id is not None else os.environ.get("JAY_PLAYOUT_ID")
+        if playout is not None:
+            try:
+                _check_playout(playout)
+            except ValidationError as exc:
+                raise ConfigurationError(f"playout_id (JAY_PLAYOUT_ID): {exc.rule}") from None
         self._api_key = key
         self.api_version = api_version
         """The version requested (``X-API-Version``), or None to let the server choose."""
+        self.protocol: Protocol = protocol
+        """How the calls are spelled: the protocol of ``api_version`` (see ``Protocol``)."""
+        self.playout_id = playout
+        """The playout every 2025-09-02 call names unless it passes its own (None: none)."""
         self.session_via: SessionVia = session_via
+        self._version_noted = False
         self._transport = Transport(
             base_url=url,
             headers=headers,
@@ -122,6 +165,39 @@ class PlayoutClient:
         """Close the connection pool (unless it was lent). Safe to call more than once."""
         await self._transport.aclose()
 
-    @staticmethod
-    def _answered_version(response: Response[Any]) -> str | None:
-        return response.headers.get(_VERSION_HEADER)
+    def _answered_version(self, response: Response[Any]) -> str | None:
+        answered = response.headers.get(_VERSION_HEADER)
+        asked = self.api_version
+        if (
+            asked is not None
+            and answered is not None
+            and answered != asked
+            and not self._version_noted
+        ):
+            self._version_noted = True
+            shown = answered if _DATE.fullmatch(answered) else "an unrecognised version"
+            logger.info("jay: asked for API version %s, the server answered with %s", asked, shown)
+        return answered
+
+    def _playout_for(self, playout_id: str | None) -> str:
+        """The playout a call names: its own, else the client's; checked before sending."""
+        chosen = self.playout_id if playout_id is None else playout_id
+        if chosen is None:
+            raise ValidationError(
+                "playout_id",
+                f"is required by API version {self.protocol.version}: pass playout_id= to "
+                "PlayoutClient (or set JAY_PLAYOUT_ID) or to the call",
+            )
+        _check_playout(chosen)
+        return chosen
+
+
+def _check_playout(value: object) -> None:
+    """A playout id is a non-blank string that makes one safe path segment."""
+    if not isinstance(value, str):
+        raise ValidationError("playout_id", f"must be a string, not {type(value).__name__}")
+    if not value.strip():
+        raise ValidationError("playout_id", "must not be empty or blank")
+    if value != value.strip():
+        raise ValidationError("playout_id", "must not start or end with white space")
+    _PLAYOUT_PATH.render((value,))

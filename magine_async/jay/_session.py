@@ -19,6 +19,7 @@ from .._errors import ValidationError
 
 __all__ = [
     "SESSION_COOKIE",
+    "SESSION_HEADER",
     "InvalidSessionError",
     "TrackingSession",
     "decode_session",
@@ -26,7 +27,10 @@ __all__ = [
 ]
 
 SESSION_COOKIE = "__Secure-jay_tracking"
-"""The name of the cookie, and of the request and response header, that carries a session."""
+"""The cookie that carries a session (and, in API version 2025-08-04, the header too)."""
+
+SESSION_HEADER = "X-JAY-TRACKING"
+"""The header that carries a session in API version 2025-09-02."""
 
 _PREFIX = SESSION_COOKIE + "="
 # RFC 6265 cookie-octet: printable ASCII without space, '"', ',', ';' and '\'.
@@ -42,7 +46,8 @@ class TrackingSession(msgspec.Struct, frozen=True, kw_only=True):
     format any further, so a value that does not parse is kept as the raw text (a JSON string
     as it is, any other JSON value as its JSON text, such as ``"1700000000"``) instead of
     failing the call: check ``isinstance(session.start_time, datetime)`` before date
-    arithmetic. Unknown fields are ignored.
+    arithmetic. ``provider_name`` is answered by API version 2025-09-02 only (None before).
+    Unknown fields are ignored.
 
     Build it from decoded JSON with :meth:`from_json_object` (``msgspec.convert`` cannot
     target it, since ``start_time`` may be either type).
@@ -52,21 +57,34 @@ class TrackingSession(msgspec.Struct, frozen=True, kw_only=True):
     start_time: datetime | str
     source: str | None = None
     user_id: str | None = None
+    provider_name: str | None = None
 
     @classmethod
     def from_json_object(cls, data: dict[str, Any]) -> TrackingSession:
-        """The session a decoded JSON object describes.
+        """The session a decoded JSON object describes, with snake_case field names (API
+        version 2025-08-04 and the encoded session value) or camelCase ones (2025-09-02).
 
         Raises :class:`msgspec.ValidationError` if ``session_id`` or ``start_time`` is
         missing or a field has the wrong type; an unparsable ``start_time`` is kept raw.
         """
+        if any(key in _SNAKE for key in data):
+            data = {_SNAKE.get(key, key): value for key, value in data.items()}
         wire = msgspec.convert(data, _WireSession)
         return cls(
             session_id=wire.session_id,
             start_time=_parse_start_time(wire.start_time),
             source=wire.source,
             user_id=wire.user_id,
+            provider_name=wire.provider_name,
         )
+
+
+_SNAKE = {
+    "sessionId": "session_id",
+    "startTime": "start_time",
+    "userId": "user_id",
+    "providerName": "provider_name",
+}
 
 
 class _WireSession(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,6 +94,7 @@ class _WireSession(msgspec.Struct, frozen=True, kw_only=True):
     start_time: Any
     source: str | None = None
     user_id: str | None = None
+    provider_name: str | None = None
 
 
 def _parse_start_time(value: object) -> datetime | str:

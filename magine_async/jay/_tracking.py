@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -11,25 +12,76 @@ from multidict import CIMultiDictProxy
 
 from .._errors import InvalidResponseError, ValidationError
 from .._transport import Operation, Response
-from ._session import SESSION_COOKIE, TrackingSession, normalise_session_value
+from ._session import SESSION_COOKIE, SESSION_HEADER, TrackingSession, normalise_session_value
 
 if TYPE_CHECKING:
     from ._client import PlayoutClient
 
 __all__ = [
+    "PROTOCOLS",
     "CreatedSession",
     "DeletedSession",
+    "Protocol",
     "SessionResult",
     "TrackingSessions",
+    "protocol_for",
 ]
 
 SessionVia = Literal["both", "header", "cookie"]
 T = TypeVar("T")
 
+V1 = "2025-08-04"
+V2 = "2025-09-02"
+
+
+@dataclass(frozen=True, slots=True)
+class Protocol:
+    """How one API version spells the tracking-session operations.
+
+    ``version``: the first version that spells them so; ``header``: the request and
+    response header that carries the session besides the cookie; ``prefixed``: whether that
+    header's value repeats the cookie's ``name=`` (2025-08-04's documented form);
+    ``playout``: whether the path names a playout (2025-09-02:
+    ``/playouts/{playout_id}/tracking/session``).
+    """
+
+    version: str
+    header: str
+    prefixed: bool
+    playout: bool
+    create: Operation = field(init=False, repr=False)
+    get: Operation = field(init=False, repr=False)
+    delete: Operation = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        path = "/playouts/{playout_id}/tracking/session" if self.playout else _PATH
+        op = object.__setattr__
+        op(self, "create", Operation("jay.tracking.create", "POST", path, retry_safe=False))
+        op(self, "get", Operation("jay.tracking.get", "GET", path))
+        op(self, "delete", Operation("jay.tracking.delete", "DELETE", path))
+
+
 _PATH = "/playouts/tracking/session"
-_CREATE = Operation("jay.tracking.create", "POST", _PATH, retry_safe=False)
-_GET = Operation("jay.tracking.get", "GET", _PATH)
-_DELETE = Operation("jay.tracking.delete", "DELETE", _PATH)
+PROTOCOLS = (
+    Protocol(V1, header=SESSION_COOKIE, prefixed=True, playout=False),
+    Protocol(V2, header=SESSION_HEADER, prefixed=False, playout=True),
+)
+_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def protocol_for(api_version: str | None) -> Protocol:
+    """The protocol of ``api_version``: the newest one introduced on or before that date
+    (None: the latest, which the server uses when no version is asked for)."""
+    if api_version is None:
+        return PROTOCOLS[-1]
+    if not _VERSION.fullmatch(api_version):
+        raise ValueError("must be a date, YYYY-MM-DD")
+    chosen = PROTOCOLS[0]
+    for protocol in PROTOCOLS:
+        if protocol.version <= api_version:
+            chosen = protocol
+    return chosen
+
 
 _ENVELOPE_KEYS = ("result", "data")
 
@@ -83,6 +135,9 @@ def _decode_session(payload: bytes) -> TrackingSession:
 
 
 def _decode_message(payload: bytes) -> str:
+    """The confirmation of a delete: ``{"message": ...}``, bare (2025-08-04) or under ``data``
+    (2025-09-02, which documents ``data`` as any value: a string is the message, anything
+    else without a ``message`` confirms with an empty one)."""
     if not payload.strip():
         return ""
     raw = _unwrap(msgspec.json.decode(payload))
@@ -90,11 +145,10 @@ def _decode_message(payload: bytes) -> str:
         return raw
     if isinstance(raw, dict):
         message = raw.get("message")
-        if message is None:
-            return ""
-        if isinstance(message, str):
-            return message
-    raise ValueError('expected {"message": "..."}')
+        if message is None or isinstance(message, str):
+            return message or ""
+        raise ValueError('expected {"message": "..."}')
+    return ""
 
 
 def _cookie_values(headers: CIMultiDictProxy[str]) -> list[str]:
@@ -106,9 +160,12 @@ def _cookie_values(headers: CIMultiDictProxy[str]) -> list[str]:
     return values
 
 
-def _session_value(headers: CIMultiDictProxy[str]) -> str | None:
-    """The encoded session from the Set-Cookie (preferred) or the same-named header."""
-    for candidate in [*_cookie_values(headers), *headers.getall(SESSION_COOKIE, ())]:
+def _session_value(headers: CIMultiDictProxy[str], header: str) -> str | None:
+    """The encoded session from the Set-Cookie (preferred) or the version's header (either
+    version's header name is read, bare or in the ``name=value`` form)."""
+    names = dict.fromkeys((header, SESSION_HEADER, SESSION_COOKIE))
+    values = [value for name in names for value in headers.getall(name, ())]
+    for candidate in [*_cookie_values(headers), *values]:
         try:
             return normalise_session_value(candidate)
         except ValidationError:
@@ -119,10 +176,14 @@ def _session_value(headers: CIMultiDictProxy[str]) -> str | None:
 class TrackingSessions:
     """The tracking-session endpoints, as ``PlayoutClient.tracking``.
 
-    The session is carried by the ``__Secure-jay_tracking`` request header (in the
-    documented ``__Secure-jay_tracking=<value>`` form) and by an explicit ``Cookie`` header;
-    the client's ``session_via`` option restricts it to one of them. No cookie jar is involved,
-    so one client can serve many end users' sessions at once.
+    The session is carried by a request header (``X-JAY-TRACKING: <value>`` in API version
+    2025-09-02, ``__Secure-jay_tracking: __Secure-jay_tracking=<value>`` in 2025-08-04) and by
+    an explicit ``Cookie`` header; the client's ``session_via`` option restricts it to one of
+    them. No cookie jar is involved, so one client can serve many end users' sessions at once.
+
+    In 2025-09-02 every path names a playout: the client's ``playout_id``, or the one a call
+    passes. A missing or malformed playout id raises :class:`~magine_async.ValidationError`
+    before anything is sent. 2025-08-04 has no playout in its paths and ignores it.
     """
 
     __slots__ = ("_client",)
@@ -133,11 +194,15 @@ class TrackingSessions:
     def __repr__(self) -> str:
         return f"TrackingSessions({self._client!r})"
 
-    async def create(self, user_id: str | None = None) -> CreatedSession:
-        """``POST /playouts/tracking/session``: start a new tracking session.
+    async def create(
+        self, user_id: str | None = None, *, playout_id: str | None = None
+    ) -> CreatedSession:
+        """Start a new tracking session (``POST .../tracking/session``).
 
-        ``user_id`` (optional) links sessions of one user. The request is not retried once it
-        may have reached the server, since a repeat would create a second session.
+        ``user_id`` (optional) links the sessions of one user: pass it only for a logged-in
+        user who agreed to tracking, and pass a hashed or encrypted value, not the platform's
+        own user id (the documentation's guidance). The request is not retried once it may
+        have reached the server, since a repeat would create a second session.
         """
         query: dict[str, str] | None = None
         if user_id is not None:
@@ -146,53 +211,70 @@ class TrackingSessions:
             if not user_id:
                 raise ValidationError("user_id", "must not be empty")
             query = {"user_id": user_id}
-        response = await self._send(_CREATE, _decode_session, query=query)
-        value = _session_value(response.headers)
+        protocol = self._client.protocol
+        response = await self._send(protocol.create, _decode_session, playout_id, query=query)
+        value = _session_value(response.headers, protocol.header)
         if value is None:
             raise InvalidResponseError(
                 response.status,
-                messages=[f"the answer carried no {SESSION_COOKIE} cookie or header"],
-                method=_CREATE.method,
-                path=_PATH,
+                messages=[
+                    f"the answer carried no {SESSION_COOKIE} cookie or {protocol.header} header"
+                ],
+                method=protocol.create.method,
+                path=protocol.create.path,
             )
         return CreatedSession(response.data, value, self._client._answered_version(response))
 
-    async def get(self, session: str | CreatedSession) -> SessionResult:
-        """``GET /playouts/tracking/session``: the session the encoded ``session`` stands for.
+    async def get(
+        self, session: str | CreatedSession, *, playout_id: str | None = None
+    ) -> SessionResult:
+        """The session the encoded ``session`` stands for (``GET .../tracking/session``).
 
         ``session`` is the encoded value (or the :class:`CreatedSession` from ``create``).
         An invalid or unknown session raises :class:`~magine_async.BadRequestError`.
         """
         value = _value_of(session)
-        response = await self._send(_GET, _decode_session, session=value)
+        protocol = self._client.protocol
+        response = await self._send(protocol.get, _decode_session, playout_id, session=value)
         return SessionResult(response.data, self._client._answered_version(response))
 
-    async def delete(self, session: str | CreatedSession) -> DeletedSession:
-        """``DELETE /playouts/tracking/session``: end the session; returns the confirmation.
+    async def delete(
+        self, session: str | CreatedSession, *, playout_id: str | None = None
+    ) -> DeletedSession:
+        """End the session (``DELETE .../tracking/session``); returns the confirmation.
 
         The server only expires its cookie: stop sending the value after this call.
         """
         value = _value_of(session)
-        response = await self._send(_DELETE, _decode_message, session=value)
+        protocol = self._client.protocol
+        response = await self._send(protocol.delete, _decode_message, playout_id, session=value)
         return DeletedSession(response.data, self._client._answered_version(response))
 
     async def _send(
         self,
         op: Operation,
         decode: Callable[[bytes], T],
+        playout_id: str | None,
         *,
         query: Mapping[str, str] | None = None,
         session: str | None = None,
     ) -> Response[T]:
         client = self._client
+        protocol = client.protocol
+        params: tuple[str, ...] = ()
+        if protocol.playout:
+            params = (client._playout_for(playout_id),)
         headers: dict[str, str] = {}
         if session is not None:
             if client.session_via in ("both", "header"):
-                headers[SESSION_COOKIE] = f"{SESSION_COOKIE}={session}"
+                headers[protocol.header] = (
+                    f"{SESSION_COOKIE}={session}" if protocol.prefixed else session
+                )
             if client.session_via in ("both", "cookie"):
                 headers["Cookie"] = f"{SESSION_COOKIE}={session}"
         return await client._transport.request(
             op,
+            params,
             decode=decode,
             query=query,
             headers=headers,

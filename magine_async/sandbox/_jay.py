@@ -3,20 +3,34 @@
 :func:`jay_routes` builds an aiohttp sub-application with paths relative to its mount point
 (the main sandbox mounts it under ``/jay``); :class:`JaySandbox` serves it alone on loopback.
 
-Behaviour, after the published documentation (a FastAPI service):
+It serves both documented versions, chosen per request by ``X-API-Version`` (absent or
+unknown: the latest, 2025-09-02), and answers with the version it used in ``X-API-Version``.
+
+Both versions (a FastAPI service, after the published documentation):
 
 - every request needs ``X-API-Key``; a missing or wrong key gets 401 ``{"detail": ...}``;
-- ``X-API-Version`` is answered back: the requested version if known, else the latest;
-- ``POST /playouts/tracking/session[?user_id=...]`` creates a session and returns it, setting
-  the base64 JSON value as ``Set-Cookie: __Secure-jay_tracking=<b64>; Secure; HttpOnly;
-  Path=/`` and as the ``__Secure-jay_tracking`` response header;
-- ``GET`` returns the session carried by the ``__Secure-jay_tracking`` cookie or, failing that,
-  the same-named header (bare ``<b64>`` or ``__Secure-jay_tracking=<b64>``); 400 if it is
+- ``POST [?user_id=...]`` creates a session and returns it, setting the base64 JSON value as
+  ``Set-Cookie: __Secure-jay_tracking=<b64>; Secure; HttpOnly; Path=/`` and as the version's
+  response header;
+- ``GET`` returns the session carried by the ``__Secure-jay_tracking`` cookie or, failing
+  that, the version's header (bare ``<b64>`` or ``__Secure-jay_tracking=<b64>``); 400 if it is
   missing or invalid;
 - ``DELETE`` checks the session the same way, expires the cookie and confirms.
 
-Sessions are not stored: like the real service, the value itself is the session. Error
-bodies never echo the key or the session value.
+2025-08-04: the path ``/playouts/tracking/session``; the header ``__Secure-jay_tracking``;
+the session as a bare snake_case object (or under ``envelope``, if set); errors
+``{"detail": ...}``; the delete confirms with ``{"message": "Tracking session deleted"}``.
+
+2025-09-02: the path ``/playouts/{playout_id}/tracking/session``; the header
+``X-JAY-TRACKING``; answers under ``data`` with camelCase fields (``sessionId``,
+``startTime``, ``source``, ``userId``, ``providerName``); errors
+``{"error": {"code": 1001, "message": ..., "details": "TRACKING_NOT_VALID"}}`` (the code an
+integer as the schema says, or a string as the guide shows: ``error_code_as``); the delete
+confirms with ``{"data": {"message": "Tracking session deleted"}}``.
+
+A path of the other version answers 404 in the version's error format. Sessions are not
+stored: like the real service, the value itself is the session (the encoded value keeps
+snake_case keys in both versions). Error bodies never echo the key or the session value.
 """
 
 from __future__ import annotations
@@ -35,14 +49,20 @@ from typing import Any, Self
 
 from aiohttp import web
 
-__all__ = ["JAY_LATEST_VERSION", "JaySandbox", "jay_routes"]
+__all__ = ["JAY_LATEST_VERSION", "JAY_VERSIONS", "JaySandbox", "jay_routes"]
 
-JAY_LATEST_VERSION = "2025-08-04"
+JAY_VERSIONS = ("2025-08-04", "2025-09-02")
+JAY_LATEST_VERSION = JAY_VERSIONS[-1]
 SESSION_NAME = "__Secure-jay_tracking"
+V2_HEADER = "X-JAY-TRACKING"
 SOURCE = "jay.api.playout.sandbox"
+PROVIDER = "magine-sandbox"
 PATH = "/playouts/tracking/session"
+V2_PATH = "/playouts/{playout_id}/tracking/session"
+TRACKING_NOT_VALID = (1001, "No tracking session found or session data is invalid")
 
 _VERSION_HEADER = "X-API-Version"
+_CAMEL = {"session_id": "sessionId", "start_time": "startTime", "user_id": "userId"}
 _DELETED_COOKIE = "; ".join(
     [
         f'{SESSION_NAME}=""',
@@ -58,7 +78,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class _Config:
-    __slots__ = ("api_key", "clock", "envelope", "latest", "versions")
+    __slots__ = ("api_key", "clock", "code_as", "envelope", "latest", "versions")
 
     def __init__(
         self,
@@ -66,34 +86,68 @@ class _Config:
         clock: Callable[[], float],
         versions: Sequence[str],
         envelope: str | None,
+        code_as: str,
     ) -> None:
         self.api_key = api_key
         self.clock = clock
         self.versions = frozenset(versions)
         self.latest = max(versions)
         self.envelope = envelope
+        self.code_as = code_as
 
 
 _CONFIG = web.AppKey("jay_config", _Config)
 
 
-def _detail(status: int, detail: str, version: str) -> web.Response:
+def _v2(version: str) -> bool:
+    return version >= "2025-09-02"
+
+
+def _json(status: int, data: Any, version: str) -> web.Response:
     return web.Response(
         status=status,
-        body=json.dumps({"detail": detail}).encode(),
-        content_type="application/json",
-        headers={_VERSION_HEADER: version},
-    )
-
-
-def _body(config: _Config, data: Any, version: str) -> web.Response:
-    if config.envelope is not None:
-        data = {config.envelope: data}
-    return web.Response(
         body=json.dumps(data).encode(),
         content_type="application/json",
         headers={_VERSION_HEADER: version},
     )
+
+
+def _detail(status: int, detail: str, version: str) -> web.Response:
+    return _json(status, {"detail": detail}, version)
+
+
+def _error(
+    config: _Config, status: int, code: int, message: str, details: str, version: str
+) -> web.Response:
+    """An error in the version's format (2025-08-04: FastAPI's ``detail``)."""
+    if not _v2(version):
+        return _detail(status, message, version)
+    shown: int | str = str(code) if config.code_as == "str" else code
+    error = {"code": shown, "message": message, "details": details}
+    return _json(status, {"error": error}, version)
+
+
+def _not_valid(config: _Config, version: str) -> web.Response:
+    if not _v2(version):
+        return _detail(400, "Invalid or missing tracking session", version)
+    code, message = TRACKING_NOT_VALID
+    return _error(config, 400, code, message, "TRACKING_NOT_VALID", version)
+
+
+def _body(config: _Config, data: Any, version: str) -> web.Response:
+    if _v2(version):
+        data = {"data": data}
+    elif config.envelope is not None:
+        data = {config.envelope: data}
+    return _json(200, data, version)
+
+
+def _session_body(session: dict[str, Any], version: str) -> dict[str, Any]:
+    if not _v2(version):
+        return session
+    body = {_CAMEL.get(key, key): value for key, value in session.items()}
+    body["providerName"] = PROVIDER
+    return body
 
 
 def _version(request: web.Request) -> str:
@@ -147,11 +201,20 @@ def _cookie(request: web.Request, name: str) -> str | None:
     return None
 
 
-def _session(request: web.Request) -> dict[str, Any] | None:
+def _session(request: web.Request, version: str) -> dict[str, Any] | None:
+    """The session the cookie, else the version's header, carries (None: none or invalid)."""
     value = _cookie(request, SESSION_NAME)
     if value is None:
-        value = request.headers.get(SESSION_NAME)
+        value = request.headers.get(V2_HEADER if _v2(version) else SESSION_NAME)
     return None if value is None else _decode(value)
+
+
+def _wrong_path(request: web.Request, version: str) -> web.Response | None:
+    """404 for a path of the other version (the version decides which path exists)."""
+    if _v2(version) == ("playout_id" in request.match_info):
+        return None
+    config = request.config_dict[_CONFIG]
+    return _error(config, 404, 1002, "Not Found", "NOT_FOUND", version)
 
 
 @web.middleware
@@ -170,6 +233,9 @@ async def _check_key(request: web.Request, handler: Handler) -> web.StreamRespon
 async def _create(request: web.Request) -> web.StreamResponse:
     config = request.config_dict[_CONFIG]
     version = _version(request)
+    wrong = _wrong_path(request, version)
+    if wrong is not None:
+        return wrong
     user_id = request.query.get("user_id")
     now = datetime.fromtimestamp(config.clock(), UTC).replace(tzinfo=None)
     session = {
@@ -179,26 +245,32 @@ async def _create(request: web.Request) -> web.StreamResponse:
         "user_id": user_id or None,
     }
     value = _encode(session)
-    response = _body(config, session, version)
+    response = _body(config, _session_body(session, version), version)
     response.headers.add("Set-Cookie", f"{SESSION_NAME}={value}; Secure; HttpOnly; Path=/")
-    response.headers[SESSION_NAME] = value
+    response.headers[V2_HEADER if _v2(version) else SESSION_NAME] = value
     return response
 
 
 async def _get(request: web.Request) -> web.StreamResponse:
     config = request.config_dict[_CONFIG]
     version = _version(request)
-    session = _session(request)
+    wrong = _wrong_path(request, version)
+    if wrong is not None:
+        return wrong
+    session = _session(request, version)
     if session is None:
-        return _detail(400, "Invalid or missing tracking session", version)
-    return _body(config, session, version)
+        return _not_valid(config, version)
+    return _body(config, _session_body(session, version), version)
 
 
 async def _delete(request: web.Request) -> web.StreamResponse:
     config = request.config_dict[_CONFIG]
     version = _version(request)
-    if _session(request) is None:
-        return _detail(400, "Invalid or missing tracking session", version)
+    wrong = _wrong_path(request, version)
+    if wrong is not None:
+        return wrong
+    if _session(request, version) is None:
+        return _not_valid(config, version)
     response = _body(config, {"message": "Tracking session deleted"}, version)
     response.headers.add("Set-Cookie", _DELETED_COOKIE)
     return response
@@ -208,24 +280,30 @@ def jay_routes(
     api_key: str,
     *,
     clock: Callable[[], float] = time.time,
-    versions: Sequence[str] = (JAY_LATEST_VERSION,),
+    versions: Sequence[str] = JAY_VERSIONS,
     envelope: str | None = None,
+    error_code_as: str = "int",
 ) -> web.Application:
     """The playout tracking endpoints as a sub-application (paths relative to its mount).
 
     ``clock`` gives seconds since the epoch for ``start_time``; ``versions`` are the
     implementation versions the sandbox knows (the greatest is the latest); ``envelope``, if
-    set, wraps every success body as ``{envelope: body}`` (the documented ``ResultResponse``).
+    set, wraps every 2025-08-04 success body as ``{envelope: body}`` (the documented
+    ``ResultResponse``); ``error_code_as`` (``"int"`` or ``"str"``) spells a 2025-09-02
+    error's ``code`` as the schema does or as the guide's example does.
     """
     if not api_key:
         raise ValueError("api_key: must not be empty")
     if not versions:
         raise ValueError("versions: at least one is needed")
+    if error_code_as not in ("int", "str"):
+        raise ValueError("error_code_as: must be 'int' or 'str'")
     app = web.Application(middlewares=[_check_key])
-    app[_CONFIG] = _Config(api_key, clock, versions, envelope)
-    app.router.add_post(PATH, _create)
-    app.router.add_get(PATH, _get, allow_head=False)
-    app.router.add_delete(PATH, _delete)
+    app[_CONFIG] = _Config(api_key, clock, versions, envelope, error_code_as)
+    for path in (PATH, V2_PATH):
+        app.router.add_post(path, _create)
+        app.router.add_get(path, _get, allow_head=False)
+        app.router.add_delete(path, _delete)
     return app
 
 
@@ -241,16 +319,22 @@ class JaySandbox:
         api_key: str | None = None,
         *,
         clock: Callable[[], float] = time.time,
-        versions: Sequence[str] = (JAY_LATEST_VERSION,),
+        versions: Sequence[str] = JAY_VERSIONS,
         envelope: str | None = None,
+        error_code_as: str = "int",
     ) -> None:
         self.api_key = api_key or "jay-sandbox-" + secrets.token_urlsafe(16)
         self.base_url = ""
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._app = web.Application(middlewares=[self._record])
-        self._app.add_subapp(
-            "/jay", jay_routes(self.api_key, clock=clock, versions=versions, envelope=envelope)
+        routes = jay_routes(
+            self.api_key,
+            clock=clock,
+            versions=versions,
+            envelope=envelope,
+            error_code_as=error_code_as,
         )
+        self._app.add_subapp("/jay", routes)
         self._runner: web.AppRunner | None = None
 
     def __repr__(self) -> str:

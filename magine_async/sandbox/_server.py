@@ -273,10 +273,15 @@ class Sandbox:
         return MagineClient(**settings)
 
     def jay_client(self, **kwargs: Any) -> PlayoutClient:
-        """A ``magine_async.jay.PlayoutClient`` for this sandbox's playout routes."""
+        """A ``magine_async.jay.PlayoutClient`` for this sandbox's playout routes (playout
+        ``"sandbox"`` unless ``playout_id`` says otherwise; any id is served)."""
         from magine_async.jay import PlayoutClient  # imported late: the sandbox stands alone
 
-        settings: dict[str, Any] = {"api_key": self.jay_api_key, "base_url": self.jay_base_url}
+        settings: dict[str, Any] = {
+            "api_key": self.jay_api_key,
+            "base_url": self.jay_base_url,
+            "playout_id": "sandbox",
+        }
         settings.update(kwargs)
         return PlayoutClient(**settings)
 

@@ -22,6 +22,7 @@ def fixed_clock() -> float:
 def clean_jay_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("JAY_API_KEY", raising=False)
     monkeypatch.delenv("JAY_BASE_URL", raising=False)
+    monkeypatch.delenv("JAY_PLAYOUT_ID", raising=False)
 
 
 @pytest.fixture
@@ -42,6 +43,7 @@ async def make_client(jay: JaySandbox, fake_sleep: FakeSleep) -> AsyncIterator[M
         settings: dict[str, object] = {
             "api_key": jay.api_key,
             "base_url": jay.base_url,
+            "api_version": "2025-08-04",  # the tests written for it; test_versions covers both
             "retry": RetryPolicy(sleep=fake_sleep),
         }
         settings.update(options)

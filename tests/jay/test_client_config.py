@@ -10,12 +10,18 @@ from magine_async.sandbox._jay import JaySandbox
 KEY = "jay-config-key-5a4b3c2d"
 
 
-def test_defaults() -> None:
+def test_defaults_reach_production() -> None:
     client = PlayoutClient(api_key=KEY)
-    assert client.base_url == DEFAULT_BASE_URL
-    assert DEFAULT_BASE_URL == "https://docs.jay-metadata.com/_mock/apis/playout/latest/openapi"
-    assert client.api_version == DEFAULT_API_VERSION == "2025-08-04"
+    assert client.base_url == DEFAULT_BASE_URL == "https://live.playout.api.jay-metadata.com/v1"
+    assert client.api_version == DEFAULT_API_VERSION == "2025-09-02"
+    assert client.protocol.version == "2025-09-02" and client.playout_id is None
     assert client.session_via == "both"
+
+
+def test_the_older_version_defaults_to_the_documented_mock_server() -> None:
+    client = PlayoutClient(api_key=KEY, api_version="2025-08-04")
+    assert client.base_url == "https://docs.jay-metadata.com/_mock/apis/playout/latest/openapi"
+    assert client.protocol.version == "2025-08-04"
 
 
 def test_environment_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,7 +85,9 @@ def test_repr_shows_no_key() -> None:
 
 
 async def test_context_manager_closes_and_refuses_later_calls(jay: JaySandbox) -> None:
-    async with PlayoutClient(api_key=jay.api_key, base_url=jay.base_url) as client:
+    async with PlayoutClient(
+        api_key=jay.api_key, base_url=jay.base_url, playout_id="p-1"
+    ) as client:
         assert not client.closed
         assert "open" in repr(client)
         await client.tracking.create()
@@ -92,7 +100,9 @@ async def test_context_manager_closes_and_refuses_later_calls(jay: JaySandbox) -
 
 async def test_borrowed_session_is_not_closed(jay: JaySandbox) -> None:
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
-        client = PlayoutClient(api_key=jay.api_key, base_url=jay.base_url, session=session)
+        client = PlayoutClient(
+            api_key=jay.api_key, base_url=jay.base_url, playout_id="p-1", session=session
+        )
         created = await client.tracking.create()
         await client.aclose()
         assert not session.closed
@@ -100,7 +110,9 @@ async def test_borrowed_session_is_not_closed(jay: JaySandbox) -> None:
 
 
 async def test_own_session_keeps_no_cookies(jay: JaySandbox) -> None:
-    async with PlayoutClient(api_key=jay.api_key, base_url=jay.base_url) as client:
+    async with PlayoutClient(
+        api_key=jay.api_key, base_url=jay.base_url, playout_id="p-1"
+    ) as client:
         await client.tracking.create()
         jar = client._transport.session().cookie_jar
         assert isinstance(jar, aiohttp.DummyCookieJar)

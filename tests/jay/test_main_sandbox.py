@@ -15,7 +15,8 @@ async def test_playout_routes_are_served_by_the_platform_sandbox(
             created = await jay.tracking.create(user_id="user-1")
             no_secret_leaks.append(created.value)
             assert created.session.user_id == "user-1"
-            assert created.api_version == "2025-08-04"
+            assert created.api_version == "2025-09-02"
+            assert created.session.provider_name is not None
             found = await jay.tracking.get(session=created.value)
             assert found.session == created.session
             deleted = await jay.tracking.delete(session=created)

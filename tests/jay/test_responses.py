@@ -36,7 +36,10 @@ async def unguarded(server: ScriptedServer, fake_sleep: FakeSleep) -> AsyncItera
     error the SDK raises themselves instead of registering the secrets with the fixture.
     """
     async with PlayoutClient(
-        api_key=KEY, base_url=server.base_url, retry=RetryPolicy(sleep=fake_sleep)
+        api_key=KEY,
+        base_url=server.base_url,
+        api_version="2025-08-04",
+        retry=RetryPolicy(sleep=fake_sleep),
     ) as client:
         yield client
 
@@ -103,7 +106,10 @@ async def test_create_without_a_session_value_is_an_invalid_response(
     server: ScriptedServer, scripted: PlayoutClient
 ) -> None:
     server.script(_created(**{"Set-Cookie": "unrelated=1; Path=/"}))
-    with pytest.raises(InvalidResponseError, match="no __Secure-jay_tracking cookie or header"):
+    with pytest.raises(
+        InvalidResponseError,
+        match="no __Secure-jay_tracking cookie or __Secure-jay_tracking header",
+    ):
         await scripted.tracking.create()
 
 

@@ -20,7 +20,11 @@ URL_PATH = "/playouts/tracking/session"
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
+    # These are 2025-08-04's routes (test_versions covers 2025-09-02's).
+    headers = {"X-API-Version": "2025-08-04"}
+    async with aiohttp.ClientSession(
+        cookie_jar=aiohttp.DummyCookieJar(), headers=headers
+    ) as session:
         yield session
 
 

@@ -72,7 +72,10 @@ async def jay(
 ) -> AsyncIterator[PlayoutClient]:
     no_secret_leaks.append(KEY)
     async with PlayoutClient(
-        api_key=KEY, base_url=server.base_url, retry=RetryPolicy(sleep=fake_sleep)
+        api_key=KEY,
+        base_url=server.base_url,
+        api_version="2025-08-04",
+        retry=RetryPolicy(sleep=fake_sleep),
     ) as client:
         yield client
 

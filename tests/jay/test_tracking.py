@@ -9,7 +9,6 @@ import pytest
 
 from magine_async import AuthenticationError, BadRequestError, ValidationError
 from magine_async.jay import (
-    DEFAULT_API_VERSION,
     SESSION_COOKIE,
     CreatedSession,
     PlayoutClient,
@@ -21,6 +20,9 @@ from magine_async.sandbox._jay import JaySandbox
 from .conftest import MakeClient, fixed_clock
 
 START = datetime(2023, 11, 14, 22, 13, 20, 123456)
+
+
+V1 = "2025-08-04"  # this module's client (conftest.make_client); test_versions covers both
 
 
 def _headers_of_last(jay: JaySandbox) -> dict[str, str]:
@@ -38,13 +40,13 @@ async def test_create_returns_session_value_and_answered_version(
     assert created.session.source == "jay.api.playout.sandbox"
     assert created.session.start_time == START
     assert isinstance(created.session.start_time, datetime)
-    assert created.api_version == DEFAULT_API_VERSION
+    assert created.api_version == V1
     assert decode_session(created.value) == created.session
 
     method, path_qs, headers = jay.requests[-1]
     assert (method, path_qs) == ("POST", "/jay/playouts/tracking/session?user_id=user-123456")
     assert headers["X-API-Key"] == jay.api_key
-    assert headers["X-API-Version"] == DEFAULT_API_VERSION
+    assert headers["X-API-Version"] == V1
     assert SESSION_COOKIE not in headers
     assert "Cookie" not in headers
 
@@ -63,7 +65,7 @@ async def test_get_and_delete_send_header_and_cookie_by_default(
 
     found = await jay_client.tracking.get(session=created.value)
     assert found.session == created.session
-    assert found.api_version == DEFAULT_API_VERSION
+    assert found.api_version == V1
     headers = _headers_of_last(jay)
     assert headers[SESSION_COOKIE] == f"{SESSION_COOKIE}={created.value}"
     assert headers["Cookie"] == f"{SESSION_COOKIE}={created.value}"
@@ -71,7 +73,7 @@ async def test_get_and_delete_send_header_and_cookie_by_default(
 
     deleted = await jay_client.tracking.delete(session=created.value)
     assert deleted.message == "Tracking session deleted"
-    assert deleted.api_version == DEFAULT_API_VERSION
+    assert deleted.api_version == V1
     assert jay.requests[-1][0] == "DELETE"
     assert _headers_of_last(jay)["Cookie"] == f"{SESSION_COOKIE}={created.value}"
 
@@ -129,10 +131,13 @@ async def test_version_header_sent_and_answered_version_exposed(
 
 
 async def test_no_version_lets_the_server_choose(jay: JaySandbox, make_client: MakeClient) -> None:
-    async with make_client(api_version=None) as client:
+    """No X-API-Version: the server uses its latest (2025-09-02), and so does the client."""
+    async with make_client(api_version=None, playout_id="tenant-1") as client:
         created = await client.tracking.create()
-        assert "X-API-Version" not in jay.requests[-1][2]
-        assert created.api_version == "2025-08-04"
+        _, path, headers = jay.requests[-1]
+        assert "X-API-Version" not in headers
+        assert path == "/jay/playouts/tenant-1/tracking/session"
+        assert created.api_version == "2025-09-02"
         assert client.api_version is None
 
 
