@@ -122,8 +122,9 @@ class APIError(MagineError):
     """The server answered with a status outside 2xx.
 
     Attributes: ``status``, ``error_code`` (the body's ``errorCode``; the Media Jay envelope's
-    ``error.code`` as text), ``messages``, ``details`` (the Media Jay envelope's
-    ``error.details``, such as ``"TRACKING_NOT_VALID"``, as text; None elsewhere),
+    ``error.code`` as text), ``messages``, ``details`` (an error envelope's
+    ``error.details``, as Media Jay sends: ``"TRACKING_NOT_VALID"``; an object or list as its
+    JSON text; None where the body has none),
     ``trace_id`` (from the last attempt), ``trace_ids`` (one per attempt that carried one),
     ``method``, ``path``, ``body_excerpt`` (the first bytes of a body that was not the
     documented JSON) and ``attempts`` (how many attempts were made).

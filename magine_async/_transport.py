@@ -138,21 +138,18 @@ class _ErrorBody(msgspec.Struct):
     detail: str | list[_DetailItem] | None = None
     error: Any = None
 
-    def envelope_error(self) -> tuple[str | None, list[str], str | None]:
-        """The envelope error's code, message and details (as text), where there is one."""
+    def envelope_error(self) -> tuple[str | None, list[str], Any]:
+        """The envelope error's code (as text), message and details (any JSON value), where
+        ``error`` is an object holding any of them."""
         error = self.error
-        if isinstance(error, str):
-            return None, [error], None
         if not isinstance(error, dict):
             return None, [], None
-        code, message, details = error.get("code"), error.get("message"), error.get("details")
+        code, message = error.get("code"), error.get("message")
         code_text = None
         if isinstance(code, str | int) and not isinstance(code, bool):
             code_text = str(code)
         messages = [message] if isinstance(message, str) else []
-        if details is not None and not isinstance(details, str):
-            details = msgspec.json.encode(details).decode()
-        return code_text, messages, details
+        return code_text, messages, error.get("details")
 
     def message_list(self) -> list[str]:
         if isinstance(self.messages, str):
@@ -184,10 +181,10 @@ _JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+){0,2}")
 def redact(text: str, secrets: Sequence[str]) -> str:
     """``text`` with every secret replaced, including one cut short at the end of an excerpt.
 
-    Besides ``secrets``, anything shaped like a JWT is replaced.
+    Besides ``secrets``, anything shaped like a JWT is replaced, after the secrets (a secret
+    such as a Media Jay session value may itself start like a JWT and hold characters the JWT
+    shape stops at: replaced first, it goes whole).
     """
-    if "eyJ" in text:
-        text = _JWT_SHAPE.sub(_REDACTED, text)
     for secret in secrets:
         if not secret or not text:
             continue
@@ -197,6 +194,8 @@ def redact(text: str, secrets: Sequence[str]) -> str:
             if body.endswith(secret[:length]):
                 text = body[:-length] + _REDACTED + dots
                 break
+    if "eyJ" in text:
+        text = _JWT_SHAPE.sub(_REDACTED, text)
     return text
 
 
@@ -633,11 +632,17 @@ class Transport:
             found = parsed.message_list()
             code = parsed.errorCode
             if parsed.error is not None:
-                code, envelope_messages, details = parsed.envelope_error()
+                envelope_code, envelope_messages, raw_details = parsed.envelope_error()
+                code = code or envelope_code
                 found += envelope_messages
+                if raw_details is not None:
+                    # strings redacted before any encoding (which would escape a secret)
+                    redacted = self._redact_json(raw_details, secrets)
+                    if not isinstance(redacted, str):
+                        redacted = msgspec.json.encode(redacted).decode()
+                    details = redacted[:_MAX_DETAILS]
             error_code = code and self._redact(code, secrets)
             messages = [self._redact(message, secrets) for message in found]
-            details = details and self._redact(details[:_MAX_DETAILS], secrets)
             if error_code is None and not messages:
                 excerpt = _excerpt(payload)
         excerpt = self._redact(excerpt, secrets)
@@ -657,13 +662,26 @@ class Transport:
             details=details,
         )
 
+    def _redact_json(self, value: Any, secrets: Sequence[str]) -> Any:
+        """A decoded JSON value with every string in it (keys too) redacted."""
+        if isinstance(value, str):
+            return self._redact(value, secrets)
+        if isinstance(value, list):
+            return [self._redact_json(item, secrets) for item in value]
+        if isinstance(value, dict):
+            return {
+                self._redact(str(key), secrets): self._redact_json(item, secrets)
+                for key, item in value.items()
+            }
+        return value
+
     def _redact(self, text: str, secrets: Sequence[str]) -> str:
         if not text:
             return text
-        text = redact(redact(text, self._secrets), secrets)
+        every = [*self._secrets, *secrets]
         if self._tokens is not None:
-            text = redact(text, self._tokens.recent_secrets())
-        return text
+            every += self._tokens.recent_secrets()
+        return redact(text, every)
 
     @staticmethod
     def _log(

@@ -22,13 +22,7 @@ from ._session import (
     TrackingSession,
     decode_session,
 )
-from ._tracking import (
-    CreatedSession,
-    DeletedSession,
-    Protocol,
-    SessionResult,
-    TrackingSessions,
-)
+from ._tracking import CreatedSession, DeletedSession, SessionResult, TrackingSessions
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -41,7 +35,6 @@ __all__ = [
     "DeletedSession",
     "InvalidSessionError",
     "PlayoutClient",
-    "Protocol",
     "SessionResult",
     "TrackingSession",
     "TrackingSessions",

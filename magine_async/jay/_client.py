@@ -12,15 +12,16 @@ import aiohttp
 
 from .._config import check_base_url, configure_logging_from_env, setting
 from .._errors import ConfigurationError, ValidationError
-from .._paths import check_header_value
+from .._paths import check_header_value, quote_segment
 from .._retry import RetryPolicy
-from .._transport import Operation, Response, Timeouts, Transport
-from ._tracking import V1, V2, Protocol, SessionVia, TrackingSessions, protocol_for
+from .._transport import Response, Timeouts, Transport, redact
+from ._tracking import PROTOCOLS, V1, V2, SessionVia, TrackingSessions
 
 __all__ = [
     "DEFAULT_API_VERSION",
     "DEFAULT_BASE_URL",
     "MOCK_BASE_URL",
+    "MAX_PLAYOUT_LENGTH",
     "PRODUCTION_BASE_URL",
     "PlayoutClient",
 ]
@@ -40,8 +41,10 @@ DEFAULT_API_VERSION = V2
 """The latest implementation version the documentation names."""
 
 _VERSION_HEADER = "X-API-Version"
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_PLAYOUT_PATH = Operation("jay.playout_id", "GET", "/{playout_id}").template
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MAX_VERSION = 64
+MAX_PLAYOUT_LENGTH = 1024
+"""The longest playout id accepted, in characters (2,048 once percent-encoded)."""
 
 
 class PlayoutClient:
@@ -51,12 +54,11 @@ class PlayoutClient:
 
     - ``api_key`` (``JAY_API_KEY``): sent as ``X-API-Key`` on every request. Never shown in a
       repr, an error or a log line.
-    - ``api_version``: sent as ``X-API-Version``; default ``"2025-09-02"`` (the documented
-      latest). It also picks how the calls are spelled: 2025-09-02 (and later dates) as
-      documented for 2025-09-02, earlier dates as 2025-08-04. ``None`` sends no header: the
-      server uses its latest version, and the client speaks 2025-09-02. The version the server
-      answered with is on every result as ``api_version``; one that differs from the version
-      asked for is logged once at INFO.
+    - ``api_version``: ``"2025-09-02"`` (default, the documented latest) or ``"2025-08-04"``,
+      sent as ``X-API-Version``; it also picks how the calls are spelled. ``None`` sends no
+      header: the server uses its latest version, and the client speaks 2025-09-02. The
+      version the server answered with is on every result as ``api_version``; one that
+      differs from the version asked for is logged once at INFO.
     - ``playout_id`` (``JAY_PLAYOUT_ID``): the playout (tenant) every 2025-09-02 path names;
       a call may pass its own. Required by 2025-09-02 (a call without one raises
       :class:`~magine_async.ValidationError` before sending), ignored by 2025-08-04.
@@ -93,13 +95,15 @@ class PlayoutClient:
             raise ConfigurationError("api_key: must not be empty")
         headers = {"X-API-Key": key}
         if api_version is not None:
-            if not isinstance(api_version, str) or not api_version.strip():
-                raise ConfigurationError("api_version: must be a non-empty string or None")
-            headers[_VERSION_HEADER] = check_header_value(api_version, "api_version")
-        try:
-            protocol = protocol_for(api_version)
-        except ValueError as exc:
-            raise ConfigurationError(f"api_version: {exc}, such as {V2!r}") from None
+            if isinstance(api_version, str):
+                api_version = api_version.strip()
+            if api_version not in PROTOCOLS:
+                known = " or ".join(repr(version) for version in PROTOCOLS)
+                raise ConfigurationError(
+                    f"api_version: must be {known} (the documented versions), or None"
+                )
+            headers[_VERSION_HEADER] = api_version
+        protocol = PROTOCOLS[V2 if api_version is None else api_version]
         default_url = MOCK_BASE_URL if protocol.version == V1 else PRODUCTION_BASE_URL
         url = base_url or os.environ.get("JAY_BASE_URL") or default_url
         url = check_base_url(url, allow_insecure_http=allow_insecure_http)
@@ -107,8 +111,8 @@ class PlayoutClient:
             raise ConfigurationError("max_connections: must be at least 1")
         if session_via not in get_args(SessionVia):
             raise ConfigurationError("session_via: must be 'both', 'header' or 'cookie'")
-        playout = playout_id if playout_id is not None else os.environ.get("JAY_PLAYOUT_ID")
-        if playout is not None:
+        playout = playout_id if playout_id is not None else os.environ.get("JAY_PLAYOUT_ID") or None
+        if playout is not None and protocol.playout:
             try:
                 _check_playout(playout)
             except ValidationError as exc:
@@ -116,8 +120,8 @@ class PlayoutClient:
         self._api_key = key
         self.api_version = api_version
         """The version requested (``X-API-Version``), or None to let the server choose."""
-        self.protocol: Protocol = protocol
-        """How the calls are spelled: the protocol of ``api_version`` (see ``Protocol``)."""
+        self.protocol = protocol
+        """How the calls are spelled: 2025-09-02's, or 2025-08-04's when asked for."""
         self.playout_id = playout
         """The playout every 2025-09-02 call names unless it passes its own (None: none)."""
         self.session_via: SessionVia = session_via
@@ -165,15 +169,15 @@ class PlayoutClient:
         """Close the connection pool (unless it was lent). Safe to call more than once."""
         await self._transport.aclose()
 
-    def _answered_version(self, response: Response[Any]) -> str | None:
+    def _answered_version(self, response: Response[Any], session: str | None) -> str | None:
+        """The version the server answered with (``X-API-Version``, redacted: a hostile server
+        may echo anything there); one other than the version asked for is logged once."""
         answered = response.headers.get(_VERSION_HEADER)
+        if answered is None:
+            return None
+        answered = redact(answered[:_MAX_VERSION], (self._api_key, session or ""))
         asked = self.api_version
-        if (
-            asked is not None
-            and answered is not None
-            and answered != asked
-            and not self._version_noted
-        ):
+        if asked is not None and answered != asked and not self._version_noted:
             self._version_noted = True
             shown = answered if _DATE.fullmatch(answered) else "an unrecognised version"
             logger.info("jay: asked for API version %s, the server answered with %s", asked, shown)
@@ -193,11 +197,19 @@ class PlayoutClient:
 
 
 def _check_playout(value: object) -> None:
-    """A playout id is a non-blank string that makes one safe path segment."""
+    """A playout id: printable text without white space, at most :data:`MAX_PLAYOUT_LENGTH`
+    characters (twice that once percent-encoded), that makes one safe path segment."""
     if not isinstance(value, str):
         raise ValidationError("playout_id", f"must be a string, not {type(value).__name__}")
-    if not value.strip():
-        raise ValidationError("playout_id", "must not be empty or blank")
-    if value != value.strip():
-        raise ValidationError("playout_id", "must not start or end with white space")
-    _PLAYOUT_PATH.render((value,))
+    if not value:
+        raise ValidationError("playout_id", "must not be empty")
+    if not value.isprintable() or any(char.isspace() for char in value):
+        raise ValidationError(
+            "playout_id", "must be printable text without white space or control characters"
+        )
+    if len(value) > MAX_PLAYOUT_LENGTH:
+        raise ValidationError("playout_id", f"must be at most {MAX_PLAYOUT_LENGTH} characters")
+    if len(quote_segment(value, "playout_id")) > 2 * MAX_PLAYOUT_LENGTH:
+        raise ValidationError(
+            "playout_id", f"must be at most {2 * MAX_PLAYOUT_LENGTH} characters once encoded"
+        )

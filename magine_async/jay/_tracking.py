@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -19,12 +18,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PROTOCOLS",
+    "V1",
+    "V2",
     "CreatedSession",
     "DeletedSession",
-    "Protocol",
     "SessionResult",
     "TrackingSessions",
-    "protocol_for",
 ]
 
 SessionVia = Literal["both", "header", "cookie"]
@@ -35,15 +34,10 @@ V2 = "2025-09-02"
 
 
 @dataclass(frozen=True, slots=True)
-class Protocol:
-    """How one API version spells the tracking-session operations.
-
-    ``version``: the first version that spells them so; ``header``: the request and
-    response header that carries the session besides the cookie; ``prefixed``: whether that
-    header's value repeats the cookie's ``name=`` (2025-08-04's documented form);
-    ``playout``: whether the path names a playout (2025-09-02:
-    ``/playouts/{playout_id}/tracking/session``).
-    """
+class _Protocol:
+    """How one API version spells the tracking-session operations: ``header`` carries the
+    session besides the cookie, ``prefixed`` says whether its value repeats the cookie's
+    ``name=`` (2025-08-04's documented form), ``playout`` whether the path names a playout."""
 
     version: str
     header: str
@@ -62,28 +56,14 @@ class Protocol:
 
 
 _PATH = "/playouts/tracking/session"
-PROTOCOLS = (
-    Protocol(V1, header=SESSION_COOKIE, prefixed=True, playout=False),
-    Protocol(V2, header=SESSION_HEADER, prefixed=False, playout=True),
-)
-_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
+PROTOCOLS = {
+    V1: _Protocol(V1, header=SESSION_COOKIE, prefixed=True, playout=False),
+    V2: _Protocol(V2, header=SESSION_HEADER, prefixed=False, playout=True),
+}
+"""The documented versions and how each spells the calls."""
 
 
-def protocol_for(api_version: str | None) -> Protocol:
-    """The protocol of ``api_version``: the newest one introduced on or before that date
-    (None: the latest, which the server uses when no version is asked for)."""
-    if api_version is None:
-        return PROTOCOLS[-1]
-    if not _VERSION.fullmatch(api_version):
-        raise ValueError("must be a date, YYYY-MM-DD")
-    chosen = PROTOCOLS[0]
-    for protocol in PROTOCOLS:
-        if protocol.version <= api_version:
-            chosen = protocol
-    return chosen
-
-
-_ENVELOPE_KEYS = ("result", "data")
+_ENVELOPE_KEYS = ("data", "result")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,20 +115,29 @@ def _decode_session(payload: bytes) -> TrackingSession:
 
 
 def _decode_message(payload: bytes) -> str:
-    """The confirmation of a delete: ``{"message": ...}``, bare (2025-08-04) or under ``data``
-    (2025-09-02, which documents ``data`` as any value: a string is the message, anything
-    else without a ``message`` confirms with an empty one)."""
+    """The confirmation of a delete: ``{"message": ...}`` as 2025-08-04 answers it (bare, or
+    in a ``result`` envelope), or 2025-09-02's ``data``, documented as any value (a string is
+    the message; an object's ``message``, else its first text value; anything else an empty
+    confirmation)."""
     if not payload.strip():
         return ""
-    raw = _unwrap(msgspec.json.decode(payload))
+    raw = msgspec.json.decode(payload)
+    if isinstance(raw, dict) and "data" in raw:
+        data = raw["data"]
+        if isinstance(data, str):
+            return data
+        if isinstance(data, dict):
+            texts = [data.get("message"), *data.values()]
+            return next((text for text in texts if isinstance(text, str)), "")
+        return ""
+    raw = _unwrap(raw)
     if isinstance(raw, str):
         return raw
     if isinstance(raw, dict):
         message = raw.get("message")
         if message is None or isinstance(message, str):
             return message or ""
-        raise ValueError('expected {"message": "..."}')
-    return ""
+    raise ValueError('expected {"message": "..."}')
 
 
 def _cookie_values(headers: CIMultiDictProxy[str]) -> list[str]:
@@ -223,7 +212,7 @@ class TrackingSessions:
                 method=protocol.create.method,
                 path=protocol.create.path,
             )
-        return CreatedSession(response.data, value, self._client._answered_version(response))
+        return CreatedSession(response.data, value, self._client._answered_version(response, value))
 
     async def get(
         self, session: str | CreatedSession, *, playout_id: str | None = None
@@ -236,7 +225,7 @@ class TrackingSessions:
         value = _value_of(session)
         protocol = self._client.protocol
         response = await self._send(protocol.get, _decode_session, playout_id, session=value)
-        return SessionResult(response.data, self._client._answered_version(response))
+        return SessionResult(response.data, self._client._answered_version(response, value))
 
     async def delete(
         self, session: str | CreatedSession, *, playout_id: str | None = None
@@ -248,7 +237,7 @@ class TrackingSessions:
         value = _value_of(session)
         protocol = self._client.protocol
         response = await self._send(protocol.delete, _decode_message, playout_id, session=value)
-        return DeletedSession(response.data, self._client._answered_version(response))
+        return DeletedSession(response.data, self._client._answered_version(response, value))
 
     async def _send(
         self,

@@ -28,7 +28,11 @@ the session as a bare snake_case object (or under ``envelope``, if set); errors
 integer as the schema says, or a string as the guide shows: ``error_code_as``); the delete
 confirms with ``{"data": {"message": "Tracking session deleted"}}``.
 
-A path of the other version answers 404 in the version's error format. Sessions are not
+A path of the other version answers 404 in the version's error format (2025-09-02: code 1002,
+the sandbox's choice: the documentation lists the codes without their meanings; only 1001,
+``TRACKING_NOT_VALID``, is shown in use). The 401 of a missing or wrong key keeps FastAPI's
+``{"detail": ...}`` in both versions (the documentation shows no other). An unknown
+``X-API-Version`` is served as the latest. Sessions are not
 stored: like the real service, the value itself is the session (the encoded value keeps
 snake_case keys in both versions). Error bodies never echo the key or the session value.
 """

@@ -15,7 +15,7 @@ from magine_async import (
 )
 from magine_async._errors import parse_trace_id
 
-from ..support import ScriptedServer, error_reply
+from ..support import ScriptedServer, error_reply, json_reply
 
 HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 
@@ -132,3 +132,38 @@ async def test_no_cookie_is_replayed_between_requests(
     await client.test()
     await client.test()
     assert "Cookie" not in server.seen[1].headers
+
+
+async def test_an_error_field_beside_the_documented_body_changes_nothing(
+    server: ScriptedServer, no_retry: MagineClient
+) -> None:
+    """The Media Jay error envelope is read where it is the body's error; a platform body
+    with its documented errorCode keeps it, and an OAuth-style string error keeps the
+    excerpt with its description."""
+    server.script(
+        json_reply(400, {"errorCode": "E1", "messages": ["m"], "error": "Bad Request"}),
+        json_reply(400, {"error": "invalid_grant", "error_description": "grant expired"}),
+    )
+    with pytest.raises(BadRequestError) as first:
+        await no_retry.test()
+    assert (first.value.error_code, first.value.messages) == ("E1", ["m"])
+    assert first.value.details is None
+    with pytest.raises(BadRequestError) as second:
+        await no_retry.test()
+    assert second.value.error_code is None and second.value.messages == []
+    assert "grant expired" in second.value.body_excerpt
+
+
+async def test_secrets_in_structured_error_details_are_redacted_before_encoding(
+    server: ScriptedServer, client: MagineClient, no_secret_leaks: list[str]
+) -> None:
+    client._transport.retry = RetryPolicy.disabled()
+    secret = client._transport._secrets[0]  # the access token
+    server.script(
+        json_reply(400, {"error": {"code": 7, "details": {"echo": [secret, f'"{secret}"']}}})
+    )
+    with pytest.raises(BadRequestError) as caught:
+        await client.test()
+    assert caught.value.error_code == "7"
+    assert caught.value.details is not None and secret not in caught.value.details
+    assert "<redacted>" in caught.value.details

@@ -62,12 +62,12 @@ def test_bad_settings(options: dict[str, object], match: str) -> None:
         PlayoutClient(**settings)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("field", ["api_key", "api_version"])
-def test_header_injection_is_refused(field: str) -> None:
-    settings = {"api_key": KEY, field: "x\r\nX-Evil: 1"}
+def test_header_injection_is_refused() -> None:
     with pytest.raises(ValidationError) as info:
-        PlayoutClient(**settings)  # type: ignore[arg-type]
-    assert info.value.field == field
+        PlayoutClient(api_key="x\r\nX-Evil: 1")
+    assert info.value.field == "api_key"
+    with pytest.raises(ConfigurationError, match="api_version"):  # not a documented version
+        PlayoutClient(api_key=KEY, api_version="2025-09-02\r\nX-Evil: 1")
 
 
 def test_insecure_http_allowed_when_asked() -> None:

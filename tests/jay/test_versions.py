@@ -99,7 +99,7 @@ async def test_a_2025_09_02_error_body_becomes_a_typed_error(
         ({"code": 2005, "message": "m", "details": {"field": "user_id"}}, "2005", ["m"], None),
         ({"code": "3001"}, "3001", [], None),
         ({"message": "only a message"}, None, ["only a message"], None),
-        ("a plain string", None, ["a plain string"], None),
+        ("a plain string", None, [], None),  # not the envelope: the body excerpt keeps it
         ({"code": True, "message": "m"}, None, ["m"], None),
     ],
 )
@@ -158,7 +158,25 @@ async def test_a_bare_camel_case_answer_and_a_header_only_session_are_read(
     assert paths == [f"/api/v1/playouts/{PLAYOUT}/tracking/session"] * 3
 
 
-@pytest.mark.parametrize("bad", ["", "  ", ".", "..", "%2e%2E", "a\nb", "a\x00b", " lead"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "  ",
+        ".",
+        "..",
+        "%2e%2E",
+        "a\nb",
+        "a\x00b",
+        " lead",
+        "a\tb",
+        "a b",
+        "\u200b",
+        "\ud800",
+        "x" * 1025,
+        "\u00e9" * 700,
+    ],
+)
 async def test_a_malformed_playout_id_fails_before_anything_is_sent(
     jay: JaySandbox, make_client: MakeClient, bad: str
 ) -> None:
@@ -212,38 +230,92 @@ async def test_2025_08_04_ignores_a_playout_id(
     assert jay.requests[-1][1] == _path(V1)
 
 
+@pytest.mark.parametrize(("asked", "protocol"), [(V1, V1), (V2, V2), (f" {V1} ", V1), (None, V2)])
+def test_each_documented_version_speaks_its_own_protocol(asked: str | None, protocol: str) -> None:
+    client = PlayoutClient(api_key="k-123456", api_version=asked)
+    assert client.protocol.version == protocol
+
+
 @pytest.mark.parametrize(
-    ("asked", "protocol"),
-    [("2025-08-04", V1), ("2025-08-27", V1), ("2024-01-01", V1), ("2025-09-02", V2)],
+    "asked",
+    [
+        "latest",
+        "2025-08-27",
+        "2025-9-2",
+        "\uff12\uff10\uff12\uff15-\uff10\uff19-\uff10\uff12",
+        "2026-01-01",
+    ],
 )
-def test_a_version_speaks_the_newest_protocol_on_or_before_its_date(
-    asked: str, protocol: str
-) -> None:
-    assert PlayoutClient(api_key="k-123456", api_version=asked).protocol.version == protocol
-    assert PlayoutClient(api_key="k-123456", api_version="2026-01-01").protocol.version == V2
-
-
-@pytest.mark.parametrize("asked", ["latest", "2025-9-2", "v2"])
-def test_a_version_that_is_no_date_is_refused(asked: str) -> None:
-    with pytest.raises(ConfigurationError, match="api_version"):
+def test_a_version_that_is_not_documented_is_refused(asked: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"api_version.*2025-08-04.*2025-09-02"):
         PlayoutClient(api_key="k-123456", api_version=asked)
 
 
 async def test_a_different_answered_version_is_logged_once_at_info(
-    jay: JaySandbox,
-    make_client: MakeClient,
+    server: ScriptedServer,
+    fake_sleep: FakeSleep,
     caplog: pytest.LogCaptureFixture,
     no_secret_leaks: list[str],
 ) -> None:
     caplog.set_level(logging.INFO, logger="magine_async")
-    async with make_client(api_version="2026-01-01", playout_id=PLAYOUT) as client:
-        created = await client.tracking.create()
-        no_secret_leaks.append(created.value)
-        assert created.api_version == V2  # the sandbox does not know 2026-01-01
-        await client.tracking.get(created)
+    no_secret_leaks.append("jay-key-versions-4")
+    body = {"data": {"sessionId": "s", "startTime": "2025-01-01T12:00:00"}}
+    later = json_reply(200, body, **{"X-API-Version": "2025-10-01"})
+    server.script(later, later)
+    async with PlayoutClient(
+        api_key="jay-key-versions-4",
+        base_url=server.base_url,
+        playout_id=PLAYOUT,
+        retry=RetryPolicy(sleep=fake_sleep),
+    ) as client:
+        for _ in range(2):
+            found = await client.tracking.get("eyJzZXNzaW9uX2lkIjoieCJ9")
+            assert found.api_version == "2025-10-01"
     noted = [r for r in caplog.records if r.levelno == logging.INFO and "answered" in r.message]
     assert len(noted) == 1
-    assert "2026-01-01" in noted[0].message and V2 in noted[0].message
+    assert V2 in noted[0].message and "2025-10-01" in noted[0].message
+
+
+async def test_a_version_header_echoing_a_secret_is_redacted(
+    server: ScriptedServer, fake_sleep: FakeSleep, no_secret_leaks: list[str]
+) -> None:
+    key = "jay-key-echoed-in-version"
+    no_secret_leaks.append(key)
+    body = {"data": {"sessionId": "s", "startTime": "2025-01-01T12:00:00"}}
+    server.script(json_reply(200, body, **{"X-API-Version": key}))
+    async with PlayoutClient(
+        api_key=key,
+        base_url=server.base_url,
+        playout_id=PLAYOUT,
+        retry=RetryPolicy(sleep=fake_sleep),
+    ) as client:
+        found = await client.tracking.get("eyJzZXNzaW9uX2lkIjoieCJ9")
+    assert found.api_version is not None and key not in found.api_version
+    assert key not in repr(found)
+
+
+async def test_a_session_value_echoed_in_an_error_envelope_is_redacted_whole(
+    server: ScriptedServer, fake_sleep: FakeSleep, no_secret_leaks: list[str]
+) -> None:
+    # base64 with '+' and '/', where a JWT-shaped match would stop
+    value = base64.b64encode(b'{"session_id":"s>>?","start_time":"~~~"}').decode()
+    assert "+" in value or "/" in value
+    no_secret_leaks += ["jay-key-versions-3", value, 'sec"ret\\key-123']
+    error = {"code": value, "message": f"bad session {value}", "details": {value: [value]}}
+    server.script(json_reply(400, {"error": error}))
+    async with PlayoutClient(
+        api_key="jay-key-versions-3",
+        base_url=server.base_url,
+        playout_id=PLAYOUT,
+        retry=RetryPolicy(sleep=fake_sleep),
+    ) as client:
+        with pytest.raises(BadRequestError) as caught:
+            await client.tracking.get(value)
+    texts = [str(caught.value), repr(caught.value), *caught.value.messages]
+    texts += [caught.value.details or "", caught.value.error_code or ""]
+    for text in texts:
+        for part in (value, value[10:30], value[-20:]):
+            assert part not in text, text
 
 
 async def test_the_sandbox_uses_the_latest_version_when_none_is_asked_for(
@@ -263,5 +335,5 @@ async def test_the_sandbox_uses_the_latest_version_when_none_is_asked_for(
                 "providerName",
             }
         async with http.post(f"{jay.base_url}/playouts/tracking/session", headers=headers) as r:
-            assert r.status == 404
-            assert (await r.json())["error"]["code"] == 1002
+            assert r.status == 404  # 2025-08-04's path, in 2025-09-02's error format
+            assert isinstance((await r.json())["error"]["code"], int)
