@@ -6,29 +6,47 @@ send rate just under what the platform admits, so that throttled requests are ra
 wait instead of failing. One controller serves a whole client: the bulk engine and any number
 of application tasks share it.
 
-How it learns the admitted rate. A 429 to a request sent at time ``s`` says that the
-platform had no capacity left at ``s``. Between two such moments ``s1 < s2`` the platform
-admitted exactly what it could, so the requests sent in ``[s1, s2)`` that were answered
-without a 429, divided by ``s2 - s1``, measure its rate (a token bucket admits its refill
-rate). The controller keeps that estimate and sends at :data:`HEADROOM` of it.
+How it learns the admitted rate (each a measurement; only a *decision*, a 429 to a request
+sent after the last decrease, changes the send rate downwards):
+
+- **Saturated stretches.** A 429 to a request sent at ``s`` says the platform had no
+  capacity left at ``s``. Between two such moments ``s1 < s2`` less than
+  :data:`_SATURATED_GAP` apart it admitted exactly what it could, so the admitted requests
+  sent in ``(s1, s2]`` over ``s2 - s1`` measure its rate (a token bucket admits its refill
+  rate). Stretches of the last :data:`_MEASURE_MAX` seconds are pooled; between decisions
+  they may lower the measurement, never raise it.
+- **Stretches from full capacity.** The run's start, and the end of a long ``Retry-After``
+  pause, find the platform's capacity full; up to the first 429 after it the platform
+  admitted ``burst + rate * T``. Two such stretches of different lengths give the rate (a
+  least-squares fit); one long one bounds it.
+- **Probes.** A probe above the measurement that ends in a 429 measured what was admitted
+  over the last second of sending, which the measurement may rise to (never above the rate
+  the probe was throttled at).
+- **Throttled at the measurement.** A 429 at the rate the measurement allows, once settled,
+  says it measured high: it comes down to the rate that was throttled (the send rate then
+  steps 3 % under it), but never below what recent 429s prove (admitted since a 429, less
+  one, over the time since).
+
+The send rate:
 
 - **Before the first 429** only a slow start holds requests back (4 in flight, one more per
-  answer: the window doubles every round trip), so a large pool does not open with a burst.
-- **Decrease**, on a 429 to a request sent after the last decrease (so at most once per
-  round trip): to ``HEADROOM`` of the measured rate when there is a measurement, else to half
-  the rate admitted over the last second. Requests already waiting for a slot get theirs at
+  answer while the window is in use: it doubles every round trip), so a large pool does not
+  open with a burst. A 5xx halves the window.
+- **Decrease**, on a decision (so at most once per round trip): to :data:`HEADROOM` of the
+  measurement, else to half of what was admitted over the last second of sending (a quarter
+  of what was sent, when nothing was admitted). Requests already waiting get their slots at
   the new rate.
-- **Growth**, on answers to requests sent after the last decrease (answers to requests sent
-  before it say nothing about the new rate): below the measured rate the send rate doubles
-  every :data:`RAMP_SECONDS`; at the measured rate it holds for :data:`HOLD_SECONDS` (5
-  times the last ``Retry-After`` pause, if longer: a failed probe costs that pause), then
-  probes above it, growing as the cube of the probing time (+1 % after one second, +8 % after
-  two), so that a limit measured low, or raised since, is found at the cost of one 429 now
-  and then.
-- **Retry-After** delays the request that received it, and sets a not-before time for every
-  request of the pool. A 429 to a request sent before that not-before time was set does not
-  extend it (it answers a request of the burst that caused it); pauses never stack: the
-  not-before time is the latest hint, never a sum.
+- **Growth**, on answers to requests sent after the last decrease (older answers say
+  nothing about the new rate), and only while the rate holds requests back: below the
+  measurement the rate doubles every :data:`RAMP_SECONDS` (at most twice per answer); at the
+  measurement it holds for :data:`HOLD_SECONDS` (20 times the last ``Retry-After`` pause once
+  the measurement is sound: a failed probe costs that pause), then probes above it, growing
+  as the cube of the probing time (+1 % after one second, +8 % after two; ten times faster
+  while the measurement rests on few samples).
+- **Retry-After** delays the request that received it (its retry waits for that time), and
+  sets a not-before time for every request of the pool. A 429 to a request sent before that
+  not-before time was set does not extend it (it answers a request of the burst that caused
+  it); pauses never stack: the not-before time is the latest hint, never a sum.
 
 All waits use the injected ``sleep`` and ``clock``; every wait is finite and non-negative.
 """
@@ -56,22 +74,24 @@ HEADROOM: Final = 0.97
 RAMP_SECONDS: Final = 0.25
 HOLD_SECONDS: Final = 2.0
 PROBE_PER_SECOND: Final = 0.01
-MIN_RATE: Final = 0.5
+MIN_RATE: Final = 0.05
 _SATURATED_GAP: Final = 0.25  # 429s closer than this: the platform had no capacity between
 _MEASURE_MIN_ADMITTED: Final = 8
 _MEASURE_MAX: Final = 10.0
 _HOLD_PER_PAUSE: Final = 20.0
 _GROWTH_STEP: Final = 0.05
-_STEP_DOWN: Final = 0.03
 _SLOW_START: Final = 4
 _CLEAN_WINDOW: Final = 2.0
 _ANCHOR_SPACING: Final = 0.1
-_DRAIN_MIN_SPREAD: Final = 0.2
-_DRAIN_MIN_LENGTH: Final = 0.5
+_DRAIN_MIN_SPREAD: Final = 0.1
+_DRAIN_MIN_LENGTH: Final = 0.25
 _DRAIN_MARGIN: Final = 0.1
 _CONFIDENT_SAMPLES: Final = 100
+_ROUGH_SAMPLES: Final = 4
 _ROUGH_PROBE_PER_SECOND: Final = 0.1
 _BURST_SECONDS: Final = 0.02
+_IDLE: Final = 1.0  # no request waited for a slot this long: the rate is not what limits
+_SEND_WINDOW: Final = 1.0
 
 
 class FlowStats:
@@ -90,13 +110,15 @@ class FlowStats:
 
 
 class _AdmittedBySendTime:
-    """The send times of the admitted requests of the last :data:`_MEASURE_MAX` seconds,
-    sorted (answers arrive nearly in send order, so an insertion is nearly an append)."""
+    """The send times of the admitted requests of the last :data:`_MEASURE_MAX` seconds (or
+    up to twice that: trimmed in chunks), sorted (answers arrive nearly in send order, so an
+    insertion is nearly an append)."""
 
-    __slots__ = ("_times",)
+    __slots__ = ("_forgotten", "_times")
 
     def __init__(self) -> None:
         self._times: list[float] = []
+        self._forgotten = -math.inf  # the latest send time trimmed away
 
     def add(self, sent_at: float) -> None:
         times = self._times
@@ -104,17 +126,19 @@ class _AdmittedBySendTime:
             times.append(sent_at)
         else:
             bisect.insort(times, sent_at)
-        if len(times) > 4096 and times[-1] - times[0] > _MEASURE_MAX:
-            del times[: bisect.bisect_left(times, times[-1] - _MEASURE_MAX)]
+        if times[-1] - times[0] > 2 * _MEASURE_MAX:
+            cut = bisect.bisect_left(times, times[-1] - _MEASURE_MAX)
+            self._forgotten = max(self._forgotten, times[cut - 1])
+            del times[:cut]
 
     def between(self, start: float, end: float) -> int | None:
         """Admitted requests sent in ``(start, end]``; None if that is no longer known.
 
         (A platform admits the requests that reach it at one moment before it throttles the
         rest: admitted requests sent at ``end`` count, those sent at ``start`` do not.)"""
-        times = self._times
-        if times and start < times[0] and len(times) > 4096:
+        if start < self._forgotten:
             return None
+        times = self._times
         return bisect.bisect_right(times, end) - bisect.bisect_right(times, start)
 
 
@@ -157,8 +181,8 @@ class FlowControl:
         self._pacer: asyncio.Task[None] | None = None
         # learning
         self._measured: float | None = None
-        self._chain: float | None = None  # the saturated stretches' rate, last computed
-        self._probed_at: float | None = None  # the rate of a probe the last 429 ended
+        self._sent: deque[float] = deque()  # send times of the last _SEND_WINDOW seconds
+        self._waited_at = -math.inf  # when a request last waited for a slot
         self._last_decrease = -math.inf
         self._last_growth = -math.inf
         self._at_measured_since: float | None = None
@@ -193,16 +217,22 @@ class FlowControl:
     def paused_until(self) -> float:
         return self._not_before
 
-    async def acquire(self) -> float:
-        """Wait for the not-before time and a send slot; returns the send time (the ticket).
+    async def acquire(self, not_before: float | None = None) -> float:
+        """Wait for the not-before times (the pool's, and ``not_before``, the request's own
+        from :meth:`release`) and a send slot; returns the send time (the ticket).
 
         Every acquire must be followed by one :meth:`release` (the transport does it)."""
+        if not_before is not None:
+            now = self._now()
+            if not_before > now:
+                await self._sleep(safe_wait(not_before - now))
         if self._window is not None:
             await self._slow_start_slot()
         self._in_flight += 1
         try:
             now = self._now()
             if self._paced or not self._take(now):
+                self._waited_at = now
                 waiter = asyncio.get_running_loop().create_future()
                 self._paced.append(waiter)
                 if self._pacer is None:
@@ -223,6 +253,10 @@ class FlowControl:
             raise
         if self._first_send is None:
             self._first_send = now
+        sent = self._sent
+        sent.append(now)
+        while now - sent[0] > _SEND_WINDOW:
+            sent.popleft()
         return now
 
     async def aclose(self) -> None:
@@ -298,26 +332,37 @@ class FlowControl:
                 waiter.set_result(None)
                 free -= 1
 
-    def release(self, sent_at: float, status: int | None, retry_after: float | None) -> None:
-        """The answer to a request sent at ``sent_at``: its status (None: no answer)."""
+    def release(
+        self, sent_at: float, status: int | None, retry_after: float | None
+    ) -> float | None:
+        """The answer to a request sent at ``sent_at``: its status (None: no answer).
+
+        Returns the time before which that request must not be sent again (its own
+        ``Retry-After``, capped at ``max_pause``), or None: pass it to :meth:`acquire`."""
         self._in_flight -= 1
-        if self._first_send is None:
+        if self._first_send is None:  # a caller that gates its own sends
             self._first_send = sent_at
-        if self._window is not None:
-            if status == 429 or (status is not None and status >= 500):
+        window = self._window
+        if window is not None:
+            if status == 429:
                 self._window = None  # slow start ends: the rate takes over
-            elif status is not None:
-                self._window += 1  # one more per answer: doubles every round trip
+            elif status is not None and status >= 500:
+                self._window = max(1, window // 2)
+            elif status is not None and self._in_flight + 1 >= window:
+                self._window = window + 1  # in use: one more per answer
             self._wake()
         if status == 429:
             self._throttled(sent_at, retry_after)
         elif status is not None and status < 500:
             self.stats.admitted += 1
             self._admitted.add(sent_at)
-            if self.adaptive and sent_at >= self._last_decrease:
+            if self.adaptive and sent_at > self._last_decrease:
                 self._grow()
         elif status == 503 and retry_after is not None:
             self._hold(sent_at, retry_after)
+        if retry_after is None or status not in (429, 503):
+            return None
+        return self._now() + min(safe_wait(retry_after), self._max_pause)
 
     # -- throttled ---------------------------------------------------------------------------
 
@@ -353,51 +398,54 @@ class FlowControl:
             while sent_at - anchors[0] > _MEASURE_MAX:
                 anchors.popleft()
         self._measure(sent_at)
-        if sent_at < self._last_decrease:
+        if sent_at <= self._last_decrease:
             return  # at most one decrease per round trip
+        self._decide(sent_at)
+
+    def _decide(self, sent_at: float) -> None:
+        """A 429 to a request sent after the last decrease: measure, then cut the rate."""
         now = self._now()
         current = self._rate
         self._record_drain(sent_at)
         fitted = self._drain_rate()
+        saturated = self._saturated_rate(_MEASURE_MIN_ADMITTED)
         measured = self._measured
-        if measured is None:  # not enough saturated samples: what there is
-            measured = fitted if fitted is not None else self._rough_rate()
-        if measured is None and self._drains:
-            # One stretch from full capacity: ``admitted / T`` exceeds the rate by the burst
-            # over T; once T is long, a little under it is close.
-            length, admitted = self._drains[-1]
-            if length >= _DRAIN_MIN_LENGTH:
-                measured = (1 - _DRAIN_MARGIN) * admitted / length
+        if measured is None:  # what there is: the fit, few saturated samples, one stretch
+            measured = fitted or self._saturated_rate(_ROUGH_SAMPLES) or self._one_drain()
+        elif self._probe_base is not None and current is not None:
+            # A probe above the measurement was throttled: the platform admitted what was
+            # sent over the last second, burst included (never more than the probe's rate).
+            measured = max(measured, min(self._admitted_rate(now), current))
+            if fitted is not None and measured < fitted <= current:
+                measured = fitted
+        elif (
+            current is not None
+            and sent_at - self._last_decrease >= _SATURATED_GAP
+            and current <= HEADROOM * measured * (1 + 1e-9)
+        ):
+            # Throttled at the rate the measurement allows: it measured high. What it admits
+            # is under the rate throttled (the send rate steps 3 % under it), and at least
+            # what recent 429s prove.
+            measured = current
+            if fitted is not None and 0.5 * current <= fitted < current:
+                measured = fitted
+            measured = max(measured, self._lower_bound(sent_at))
+        elif saturated is not None:
+            measured = saturated
         if measured is not None:
-            floor = self._lower_bound(sent_at)
-            settled = sent_at - self._last_decrease >= _SATURATED_GAP
-            if (
-                current is not None
-                and settled
-                and self._probe_base is None
-                and current <= HEADROOM * measured * (1 + 1e-9)
-            ):
-                # Throttled at the rate the measurement allows: it measured too high.
-                measured = (1 - _STEP_DOWN) * current / HEADROOM
-                if fitted is not None and fitted >= 0.5 * current:
-                    measured = min(measured, fitted)
-            elif self._chain is not None:
-                measured = self._chain  # what the saturated stretches measured, up or down
-            elif fitted is not None and current is not None and 0.5 * current <= fitted:
-                measured = min(fitted, current)  # throttled above the measurement (a probe)
-            measured = self._measured = max(measured, floor)
-        # Unmeasured: half of what was admitted over the last second of sending.
-        target = HEADROOM * measured if measured is not None else 0.5 * self._admitted_rate(now)
+            self._measured = measured
+            target = HEADROOM * measured
+        else:  # unmeasured: half of what was admitted (a quarter of what was sent) lately
+            admitted = self._admitted_rate(now)
+            target = 0.5 * admitted if admitted > 2 * MIN_RATE else 0.25 * self._sent_rate(now)
         self._rate = max(MIN_RATE, target if current is None else min(current, target))
-        self._probed_at = current if self._probe_base is not None else None
-        if self._probed_at is not None:
-            # A probe found the limit: what the stretches before it measured is superseded
-            # by what the answers to the probe will measure.
-            self._saturated.clear()
-            self._saturated_admitted, self._saturated_span = 0, 0.0
         self._last_decrease = now
         self._last_growth = now
         self._at_measured_since = None
+        if self._probe_base is not None:
+            # What the stretches before the probe measured is superseded by the probe's.
+            self._saturated.clear()
+            self._saturated_admitted, self._saturated_span = 0, 0.0
         self._probe_base = None
         self._next_slot = max(self._next_slot, now)
         self.stats.decreases += 1
@@ -412,7 +460,8 @@ class FlowControl:
 
     def _measure(self, sent_at: float) -> None:
         """Count the interval since the previous 429 as saturated, if nothing paused the pool
-        in between and it is short enough that the platform stayed out of capacity."""
+        in between and it is short enough that the platform stayed out of capacity. Between
+        decisions the measurement may come down from it, never up."""
         previous, self._last_throttle = self._last_throttle, max(self._last_throttle, sent_at)
         if sent_at <= previous or sent_at - previous > _SATURATED_GAP:
             return
@@ -430,21 +479,25 @@ class FlowControl:
             _, old_admitted, old_span = intervals.popleft()
             self._saturated_admitted -= old_admitted
             self._saturated_span -= old_span
-        if self._saturated_admitted >= _MEASURE_MIN_ADMITTED and self._saturated_span > 0:
-            chain = self._chain = self._saturated_admitted / self._saturated_span
-            # Between decisions (a fresh 429) the measurement may only come down, except
-            # after a probe: the platform's answers to it tell what it admits above the old
-            # measurement (never more than the probe sent at).
-            if self._measured is None or chain < self._measured:
-                self._measured = chain
-            elif self._probed_at is not None:
-                self._measured = min(chain, self._probed_at)
+        saturated = self._saturated_rate(_MEASURE_MIN_ADMITTED)
+        if saturated is not None and (self._measured is None or saturated < self._measured):
+            self._measured = saturated
 
-    def _rough_rate(self) -> float | None:
-        """The saturated stretches' rate from however few samples there are (None: none)."""
-        if self._saturated_admitted > 0 and self._saturated_span > 0:
+    def _saturated_rate(self, samples: int) -> float | None:
+        """The saturated stretches' rate, if they hold at least ``samples`` admitted."""
+        if self._saturated_admitted >= samples and self._saturated_span > 0:
             return self._saturated_admitted / self._saturated_span
         return None
+
+    def _one_drain(self) -> float | None:
+        """A little under ``admitted / T`` of the latest stretch from full capacity, which
+        exceeds the rate by the burst over T: close once T is long."""
+        if not self._drains:
+            return None
+        length, admitted = self._drains[-1]
+        if length < _DRAIN_MIN_LENGTH:
+            return None
+        return (1 - _DRAIN_MARGIN) * admitted / length
 
     def _record_drain(self, sent_at: float) -> None:
         """A fresh 429 that ends a stretch which began with the platform's capacity full (the
@@ -501,13 +554,19 @@ class FlowControl:
         paused, and time before the first send, do not count)."""
         first = self._first_send
         if first is None:
-            return 2 * MIN_RATE
+            return 0.0
         resumed = self._refill[1] if self._refill[1] <= now else self._resumed
         start = max(now - 1.0, first, resumed)
         span = now - start
         if span <= 0:
-            return 2 * MIN_RATE
-        return max(2 * MIN_RATE, (self._admitted.between(start, now) or 0) / span)
+            return 0.0
+        return (self._admitted.between(start, now) or 0) / span
+
+    def _sent_rate(self, now: float) -> float:
+        """Requests sent per second over the last :data:`_SEND_WINDOW` (or since the first)."""
+        first = self._first_send
+        span = min(_SEND_WINDOW, now - first) if first is not None else 0.0
+        return len(self._sent) / span if span > 0 else 4 * MIN_RATE
 
     # -- growth ------------------------------------------------------------------------------
 
@@ -516,17 +575,20 @@ class FlowControl:
         if rate is None:
             return
         now = self._now()
-        # Time without answers (a pause) is no evidence of capacity: count at most 50 ms.
-        elapsed = min(now - self._last_growth, _GROWTH_STEP)
+        if self._sent and now - self._waited_at > _IDLE:
+            return  # no request waited for a slot lately: the rate is not what limits
+        # Time without answers (a pause) is no evidence of capacity: count at most 50 ms,
+        # or two intervals at a rate that slow, and at most a doubling per answer.
+        elapsed = min(now - self._last_growth, max(_GROWTH_STEP, 2.0 / rate))
         if elapsed <= 0:
             return
         self._last_growth = now
         measured = self._measured
         if measured is None:  # too few saturated samples to measure: they bound the growth
-            measured = self._rough_rate()
+            measured = self._saturated_rate(_ROUGH_SAMPLES)
         ceiling = HEADROOM * measured if measured is not None else math.inf
         if rate < ceiling and self._probe_base is None:
-            rate = min(ceiling, rate * 2.0 ** (elapsed / RAMP_SECONDS))
+            rate = min(ceiling, rate * min(2.0, 2.0 ** (elapsed / RAMP_SECONDS)))
             if rate >= ceiling:
                 self._at_measured_since = now
         else:
@@ -535,7 +597,9 @@ class FlowControl:
                 since = self._at_measured_since = now
             # A probe costs a pause where the platform sends Retry-After: hold long, unless
             # the measurement rests on few samples and is likely to be off.
-            confident = self._saturated_admitted >= _CONFIDENT_SAMPLES or len(self._drains) > 1
+            confident = (
+                self._saturated_admitted >= _CONFIDENT_SAMPLES or self._drain_rate() is not None
+            )
             if now - since >= (self._hold_for if confident else HOLD_SECONDS):
                 # Probe above the measurement, slowly at first, then faster (cubic in the
                 # probing time): a limit that was measured low, or raised, is found.

@@ -364,6 +364,7 @@ class Transport:
         started = [policy.clock()]
         timed = policy.deadline is not None
         flow = (hooks.flow if hooks is not None else None) or self.flow
+        not_before: list[float | None] = [None]  # this request's own Retry-After, if any
 
         async def attempt() -> Response[T]:
             attempts[0] += 1
@@ -378,7 +379,7 @@ class Transport:
             error: BaseException | None = None
             try:
                 if flow is not None:
-                    sent = await flow.acquire()
+                    sent = await flow.acquire(not_before[0])
                 if attempts[0] == 1 and timed:
                     started[0] = policy.clock()
                 response = await self._attempt(
@@ -404,7 +405,7 @@ class Transport:
             finally:
                 if flow is not None and sent is not None:
                     hint = error.retry_after if isinstance(error, APIError) else None
-                    flow.release(sent, status, hint)
+                    not_before[0] = flow.release(sent, status, hint)
                 if hooks is not None:
                     hooks.after_attempt(token, status, error)
 
