@@ -167,6 +167,12 @@ class _ErrorBody(msgspec.Struct):
 
 
 _error_decoder = msgspec.json.Decoder(_ErrorBody)
+
+
+def _json_escaped(text: str) -> str:
+    return msgspec.json.encode(text).decode()[1:-1]
+
+
 _MAX_DETAILS = 1_000  # characters of an error's details kept
 _REDACTED = "<redacted>"
 _MIN_PARTIAL = 4
@@ -637,11 +643,7 @@ class Transport:
                 code = code or envelope_code
                 found += envelope_messages
                 if raw_details is not None:
-                    # strings redacted before any encoding (which would escape a secret)
-                    redacted = self._redact_json(raw_details, secrets)
-                    if not isinstance(redacted, str):
-                        redacted = msgspec.json.encode(redacted).decode()
-                    details = redacted[:_MAX_DETAILS]
+                    details = self._details_text(raw_details, secrets)
             error_code = code and self._redact(code, secrets)
             messages = [self._redact(message, secrets) for message in found]
             if error_code is None and not messages:
@@ -663,18 +665,18 @@ class Transport:
             details=details,
         )
 
-    def _redact_json(self, value: Any, secrets: Sequence[str]) -> Any:
-        """A decoded JSON value with every string in it (keys too) redacted."""
-        if isinstance(value, str):
-            return self._redact(value, secrets)
-        if isinstance(value, list):
-            return [self._redact_json(item, secrets) for item in value]
-        if isinstance(value, dict):
-            return {
-                self._redact(str(key), secrets): self._redact_json(item, secrets)
-                for key, item in value.items()
-            }
-        return value
+    def _details_text(self, details: Any, secrets: Sequence[str]) -> str:
+        """An envelope error's details as bounded, redacted text: a string as it is, any other
+        value as its JSON text (cut before redaction, so a huge value costs little; the
+        JSON-escaped forms of the secrets are redacted too)."""
+        if isinstance(details, str):
+            text = details[: 2 * _MAX_DETAILS]
+        else:
+            try:
+                text = msgspec.json.encode(details)[: 4 * _MAX_DETAILS].decode("utf-8", "replace")
+            except (RecursionError, msgspec.EncodeError):
+                return "<details not shown: nested too deeply>"
+        return self._redact(text, secrets)[:_MAX_DETAILS]
 
     def _redact(self, text: str, secrets: Sequence[str]) -> str:
         if not text:
@@ -682,6 +684,15 @@ class Transport:
         every = [*self._secrets, *secrets]
         if self._tokens is not None:
             every += self._tokens.recent_secrets()
+        # as a JSON encoder may have written them into a body: escaped quotes, backslashes
+        # and (as some encoders do) slashes
+        every += [
+            escaped
+            for secret in list(every)
+            for escaped in (_json_escaped(secret), _json_escaped(secret).replace("/", "\\/"))
+            if escaped != secret
+        ]
+        every.sort(key=len, reverse=True)  # overlapping secrets: the longest goes first
         return redact(text, every)
 
     @staticmethod

@@ -97,7 +97,7 @@ class PlayoutClient:
         if api_version is not None:
             if isinstance(api_version, str):
                 api_version = api_version.strip()
-            if api_version not in PROTOCOLS:
+            if not isinstance(api_version, str) or api_version not in PROTOCOLS:
                 known = " or ".join(repr(version) for version in PROTOCOLS)
                 raise ConfigurationError(
                     f"api_version: must be {known} (the documented versions), or None"

@@ -10,7 +10,7 @@ import msgspec
 from multidict import CIMultiDictProxy
 
 from .._errors import InvalidResponseError, ValidationError
-from .._transport import Operation, Response
+from .._transport import Operation, Response, redact
 from ._session import SESSION_COOKIE, SESSION_HEADER, TrackingSession, normalise_session_value
 
 if TYPE_CHECKING:
@@ -237,7 +237,8 @@ class TrackingSessions:
         value = _value_of(session)
         protocol = self._client.protocol
         response = await self._send(protocol.delete, _decode_message, playout_id, session=value)
-        return DeletedSession(response.data, self._client._answered_version(response, value))
+        message = redact(response.data, (self._client._api_key, value))  # a server may echo
+        return DeletedSession(message, self._client._answered_version(response, value))
 
     async def _send(
         self,

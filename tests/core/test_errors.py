@@ -167,3 +167,21 @@ async def test_secrets_in_structured_error_details_are_redacted_before_encoding(
     assert caught.value.error_code == "7"
     assert caught.value.details is not None and secret not in caught.value.details
     assert "<redacted>" in caught.value.details
+
+
+async def test_deeply_nested_or_huge_details_stay_a_typed_error_and_cost_little(
+    server: ScriptedServer, no_retry: MagineClient
+) -> None:
+    deep: object = "x"
+    for _ in range(600):
+        deep = [deep]
+    server.script(
+        json_reply(400, {"error": {"code": 1, "message": "m", "details": deep}}),
+        json_reply(400, {"error": {"code": 2, "message": "m", "details": ["ab"] * 200_000}}),
+    )
+    with pytest.raises(BadRequestError) as first:
+        await no_retry.test()
+    assert first.value.error_code == "1" and first.value.details is not None
+    with pytest.raises(BadRequestError) as second:
+        await no_retry.test()
+    assert second.value.details is not None and len(second.value.details) <= 1000

@@ -337,3 +337,37 @@ async def test_the_sandbox_uses_the_latest_version_when_none_is_asked_for(
         async with http.post(f"{jay.base_url}/playouts/tracking/session", headers=headers) as r:
             assert r.status == 404  # 2025-08-04's path, in 2025-09-02's error format
             assert isinstance((await r.json())["error"]["code"], int)
+
+
+async def test_a_secret_a_server_escaped_or_echoed_in_a_delete_stays_hidden(
+    server: ScriptedServer, fake_sleep: FakeSleep, no_secret_leaks: list[str]
+) -> None:
+    key = 'k"ey\\with-quote-123456'
+    value = base64.b64encode(b'{"session_id":"s>>?","start_time":"~~~"}').decode()
+    no_secret_leaks += [key, value]
+    escaped_body = json.dumps({"error": {"details": {"echo": [key, value]}}}).replace("/", "\\/")
+    server.script(
+        (400, escaped_body.encode(), {"Content-Type": "application/json"}),
+        json_reply(200, {"data": {"message": f"Tracking session {value} deleted"}}),
+    )
+    async with PlayoutClient(
+        api_key=key,
+        base_url=server.base_url,
+        playout_id=PLAYOUT,
+        retry=RetryPolicy(sleep=fake_sleep),
+    ) as client:
+        with pytest.raises(BadRequestError) as caught:
+            await client.tracking.get(value)
+        deleted = await client.tracking.delete(value)
+    texts = [str(caught.value), caught.value.body_excerpt, caught.value.details or ""]
+    texts += [repr(deleted), deleted.message]
+    escaped_key = json.dumps(key)[1:-1]
+    for text in texts:
+        for part in (key, escaped_key, value, value.replace("/", "\\/"), value[-16:]):
+            assert part not in text, text
+
+
+@pytest.mark.parametrize("asked", [["2025-09-02"], {"v": 1}, 20250902])
+def test_a_version_of_another_type_is_a_configuration_error(asked: object) -> None:
+    with pytest.raises(ConfigurationError, match="api_version"):
+        PlayoutClient(api_key="k-123456", api_version=asked)  # type: ignore[arg-type]
