@@ -226,7 +226,8 @@ class FlowControl:
             now = self._now()
             if not_before > now:
                 await self._sleep(safe_wait(not_before - now))
-        if self._window is not None:
+        window = self._window
+        if window is not None and self._in_flight >= window:
             await self._slow_start_slot()
         self._in_flight += 1
         try:
@@ -350,7 +351,8 @@ class FlowControl:
                 self._window = max(1, window // 2)
             elif status is not None and self._in_flight + 1 >= window:
                 self._window = window + 1  # in use: one more per answer
-            self._wake()
+            if self._waiters:
+                self._wake()
         if status == 429:
             self._throttled(sent_at, retry_after)
         elif status is not None and status < 500:
