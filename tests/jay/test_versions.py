@@ -24,6 +24,16 @@ HEADER = {V1: SESSION_COOKIE, V2: "X-JAY-TRACKING"}
 PLAYOUT = "tenant-42"
 
 
+def _scripted(server: ScriptedServer, fake_sleep: FakeSleep, key: str) -> PlayoutClient:
+    """A 2025-09-02 client of the scripted server (answers as a test lays them out)."""
+    return PlayoutClient(
+        api_key=key,
+        base_url=server.base_url,
+        playout_id=PLAYOUT,
+        retry=RetryPolicy(sleep=fake_sleep),
+    )
+
+
 def _path(version: str, playout: str = PLAYOUT) -> str:
     if version == V1:
         return "/jay/playouts/tracking/session"
@@ -114,12 +124,7 @@ async def test_every_spelling_of_the_error_envelope_is_read(
 ) -> None:
     no_secret_leaks.append("jay-key-versions-1")
     server.script(json_reply(400, {"error": error, "data": None}))
-    async with PlayoutClient(
-        api_key="jay-key-versions-1",
-        base_url=server.base_url,
-        playout_id=PLAYOUT,
-        retry=RetryPolicy(sleep=fake_sleep),
-    ) as client:
+    async with _scripted(server, fake_sleep, "jay-key-versions-1") as client:
         with pytest.raises(BadRequestError) as caught:
             await client.tracking.get("eyJzZXNzaW9uX2lkIjoieCJ9")
     assert caught.value.error_code == code
@@ -143,12 +148,7 @@ async def test_a_bare_camel_case_answer_and_a_header_only_session_are_read(
         json_reply(200, {"data": None}),
         json_reply(200, {"data": "Tracking session deleted"}),
     )
-    async with PlayoutClient(
-        api_key="jay-key-versions-2",
-        base_url=server.base_url,
-        playout_id=PLAYOUT,
-        retry=RetryPolicy(sleep=fake_sleep),
-    ) as client:
+    async with _scripted(server, fake_sleep, "jay-key-versions-2") as client:
         created = await client.tracking.create()
         assert created.value == value.decode()
         assert created.session.session_id == "s-1" and created.session.provider_name == "p"
@@ -262,12 +262,7 @@ async def test_a_different_answered_version_is_logged_once_at_info(
     body = {"data": {"sessionId": "s", "startTime": "2025-01-01T12:00:00"}}
     later = json_reply(200, body, **{"X-API-Version": "2025-10-01"})
     server.script(later, later)
-    async with PlayoutClient(
-        api_key="jay-key-versions-4",
-        base_url=server.base_url,
-        playout_id=PLAYOUT,
-        retry=RetryPolicy(sleep=fake_sleep),
-    ) as client:
+    async with _scripted(server, fake_sleep, "jay-key-versions-4") as client:
         for _ in range(2):
             found = await client.tracking.get("eyJzZXNzaW9uX2lkIjoieCJ9")
             assert found.api_version == "2025-10-01"
@@ -283,12 +278,7 @@ async def test_a_version_header_echoing_a_secret_is_redacted(
     no_secret_leaks.append(key)
     body = {"data": {"sessionId": "s", "startTime": "2025-01-01T12:00:00"}}
     server.script(json_reply(200, body, **{"X-API-Version": key}))
-    async with PlayoutClient(
-        api_key=key,
-        base_url=server.base_url,
-        playout_id=PLAYOUT,
-        retry=RetryPolicy(sleep=fake_sleep),
-    ) as client:
+    async with _scripted(server, fake_sleep, key) as client:
         found = await client.tracking.get("eyJzZXNzaW9uX2lkIjoieCJ9")
     assert found.api_version is not None and key not in found.api_version
     assert key not in repr(found)
@@ -303,12 +293,7 @@ async def test_a_session_value_echoed_in_an_error_envelope_is_redacted_whole(
     no_secret_leaks += ["jay-key-versions-3", value, 'sec"ret\\key-123']
     error = {"code": value, "message": f"bad session {value}", "details": {value: [value]}}
     server.script(json_reply(400, {"error": error}))
-    async with PlayoutClient(
-        api_key="jay-key-versions-3",
-        base_url=server.base_url,
-        playout_id=PLAYOUT,
-        retry=RetryPolicy(sleep=fake_sleep),
-    ) as client:
+    async with _scripted(server, fake_sleep, "jay-key-versions-3") as client:
         with pytest.raises(BadRequestError) as caught:
             await client.tracking.get(value)
     texts = [str(caught.value), repr(caught.value), *caught.value.messages]
@@ -350,12 +335,7 @@ async def test_a_secret_a_server_escaped_or_echoed_in_a_delete_stays_hidden(
         (400, escaped_body.encode(), {"Content-Type": "application/json"}),
         json_reply(200, {"data": {"message": f"Tracking session {value} deleted"}}),
     )
-    async with PlayoutClient(
-        api_key=key,
-        base_url=server.base_url,
-        playout_id=PLAYOUT,
-        retry=RetryPolicy(sleep=fake_sleep),
-    ) as client:
+    async with _scripted(server, fake_sleep, key) as client:
         with pytest.raises(BadRequestError) as caught:
             await client.tracking.get(value)
         deleted = await client.tracking.delete(value)
