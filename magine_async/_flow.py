@@ -189,6 +189,7 @@ class FlowControl:
         self._last_throttle = -math.inf  # send time of the latest 429
         self._anchors: deque[float] = deque()  # 429 send times, one per _ANCHOR_SPACING
         self._drains: deque[tuple[float, int]] = deque(maxlen=8)  # (seconds, admitted)
+        self._fitted: float | None = None  # the rate fitted to the drains, when they tell
         self._saturated: deque[tuple[float, int, float]] = deque()
         self._saturated_admitted = 0
         self._saturated_span = 0.0
@@ -409,7 +410,7 @@ class FlowControl:
         now = self._now()
         current = self._rate
         self._record_drain(sent_at)
-        fitted = self._drain_rate()
+        fitted = self._fitted
         saturated = self._saturated_rate(_MEASURE_MIN_ADMITTED)
         measured = self._measured
         if measured is None:  # what there is: the fit, few saturated samples, one stretch
@@ -517,6 +518,7 @@ class FlowControl:
             admitted = self._admitted.between(start, sent_at)
         if admitted:
             self._drains.append((sent_at - start, admitted))
+            self._fitted = self._drain_rate()
 
     def _drain_rate(self) -> float | None:
         """The rate fitted to the drains (least squares of ``admitted`` on ``T``: the slope is
@@ -599,9 +601,7 @@ class FlowControl:
                 since = self._at_measured_since = now
             # A probe costs a pause where the platform sends Retry-After: hold long, unless
             # the measurement rests on few samples and is likely to be off.
-            confident = (
-                self._saturated_admitted >= _CONFIDENT_SAMPLES or self._drain_rate() is not None
-            )
+            confident = self._saturated_admitted >= _CONFIDENT_SAMPLES or self._fitted is not None
             if now - since >= (self._hold_for if confident else HOLD_SECONDS):
                 # Probe above the measurement, slowly at first, then faster (cubic in the
                 # probing time): a limit that was measured low, or raised, is found.
